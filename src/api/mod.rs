@@ -1,0 +1,198 @@
+//! The HTTP surface: identity routes, and one ARM dispatcher that matches ARM URL shapes
+//! case-insensitively and hands each request to its provider.
+
+pub mod identity;
+pub mod operations;
+pub mod resources;
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
+use crate::arm::resource_type::Registry;
+use crate::arm::{ArmError, ArmRequest, ArmResult};
+
+/// Every resource type armlet serves.
+pub fn registry() -> Registry {
+    Registry::default()
+}
+
+pub fn router(app: AppState) -> Router {
+    Router::new()
+        .merge(identity::router())
+        .fallback(arm)
+        .layer(middleware::from_fn(request_log))
+        .with_state(app)
+}
+
+/// Request ids, correlation ids and one log line per request.
+async fn request_log(req: Request<Body>, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let correlation = req
+        .headers()
+        .get("x-ms-correlation-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| request_id.clone());
+    let client_request_id = req.headers().get("x-ms-client-request-id").cloned();
+    let method = req.method().clone();
+    // The path only: query strings and bodies may carry secrets.
+    let path = req.uri().path().to_string();
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    for (name, value) in [
+        ("x-ms-request-id", &request_id),
+        ("x-ms-correlation-request-id", &correlation),
+        ("x-ms-routing-request-id", &format!("LOCAL:{request_id}")),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    }
+    if let Some(v) = client_request_id {
+        h.insert("x-ms-client-request-id", v);
+    }
+    tracing::info!(
+        %method,
+        path,
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        request_id,
+        "request"
+    );
+    response
+}
+
+/// Every ARM route: read the request once, dispatch, render errors as ARM errors.
+async fn arm(State(app): State<AppState>, req: Request<Body>) -> Response {
+    let req = match ArmRequest::read(req).await {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    match dispatch(&app, &req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn dispatch(app: &AppState, req: &ArmRequest) -> ArmResult<Response> {
+    let s: Vec<&str> = req.lower.iter().map(String::as_str).collect();
+    if s.is_empty() {
+        return Err(no_route(req));
+    }
+    req.api_version()?;
+    match s.as_slice() {
+        ["subscriptions"] => only(req, &[Method::GET]).map(|_| ())?,
+        ["tenants"] => only(req, &[Method::GET]).map(|_| ())?,
+        ["providers", ..] => {}
+        ["subscriptions", ..] => {}
+        _ => return Err(no_route(req)),
+    }
+    match s.as_slice() {
+        ["subscriptions"] => resources::subscriptions::list(app, req).await,
+        ["tenants"] => resources::subscriptions::tenants(app, req).await,
+        ["providers"] => resources::providers::list(app, req, None).await,
+        ["providers", _] => resources::providers::get(app, req, None).await,
+        ["subscriptions", _, rest @ ..] => {
+            let sub = resources::subscriptions::resolve(app, &req.segments[1]).await?;
+            subscription_scope(app, req, &sub, rest).await
+        }
+        _ => Err(no_route(req)),
+    }
+}
+
+/// Routes below `/subscriptions/{sub}`.
+async fn subscription_scope(
+    app: &AppState,
+    req: &ArmRequest,
+    sub: &str,
+    rest: &[&str],
+) -> ArmResult<Response> {
+    use resources::{generic, groups, providers, subscriptions};
+    match rest {
+        [] => {
+            only(req, &[Method::GET])?;
+            subscriptions::get(app, req, sub).await
+        }
+        ["locations"] => {
+            only(req, &[Method::GET])?;
+            subscriptions::locations(req, sub)
+        }
+        ["resources"] => {
+            only(req, &[Method::GET])?;
+            generic::list(app, req, sub, None).await
+        }
+        ["resourcegroups"] => {
+            only(req, &[Method::GET])?;
+            groups::list(app, req, sub).await
+        }
+        ["resourcegroups", _] => groups::handle(app, req, sub, &req.segments[3]).await,
+        ["resourcegroups", _, "resources"] => {
+            only(req, &[Method::GET])?;
+            generic::list(app, req, sub, Some(&req.segments[3])).await
+        }
+        ["operationresults", id] => {
+            only(req, &[Method::GET])?;
+            operations::subscription_result(app, req, sub, id).await
+        }
+        ["providers"] => {
+            only(req, &[Method::GET])?;
+            providers::list(app, req, Some(sub)).await
+        }
+        ["providers", _] => {
+            only(req, &[Method::GET])?;
+            providers::get(app, req, Some(sub)).await
+        }
+        ["providers", _, "register" | "unregister"] => {
+            only(req, &[Method::POST])?;
+            providers::register(app, req, sub).await
+        }
+        [
+            "providers",
+            _,
+            "locations",
+            _,
+            kind @ ("operations" | "operationresults" | "operationstatuses"),
+            id,
+        ] => {
+            only(req, &[Method::GET])?;
+            operations::provider_operation(app, req, sub, kind, id).await
+        }
+        _ => Err(no_route(req)),
+    }
+}
+
+/// 405 for a method the route does not support.
+pub fn only(req: &ArmRequest, methods: &[Method]) -> ArmResult<()> {
+    if methods.contains(&req.method)
+        || (req.method == Method::HEAD && methods.contains(&Method::GET))
+    {
+        Ok(())
+    } else {
+        Err(ArmError::new(
+            axum::http::StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            format!(
+                "The requested resource does not support http method '{}'.",
+                req.method
+            ),
+        ))
+    }
+}
+
+fn no_route(req: &ArmRequest) -> ArmError {
+    ArmError::not_found(
+        "NotFound",
+        format!(
+            "The requested resource path '{}' does not exist.",
+            req.uri.path()
+        ),
+    )
+}

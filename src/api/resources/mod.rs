@@ -1,0 +1,7 @@
+//! Microsoft.Resources: subscriptions and tenants, resource groups, the generic resource
+//! listings and the provider catalogue.
+
+pub mod generic;
+pub mod groups;
+pub mod providers;
+pub mod subscriptions;

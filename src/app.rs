@@ -1,0 +1,125 @@
+//! Building and running armlet: the store, identity, background tasks and the HTTPS API,
+//! all owned by one [`App`] and stopped by one shutdown token.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::api::identity::Tokens;
+use crate::arm::resource_type::Registry;
+use crate::config::{ServeConfig, default_data_dir};
+use crate::store::Store;
+use crate::tls::TlsFiles;
+
+pub type AppState = Arc<App>;
+
+pub struct App {
+    pub config: ServeConfig,
+    /// Where certificates (and, unless in memory, the database) live.
+    pub data_dir: PathBuf,
+    pub store: Store,
+    pub tls: TlsFiles,
+    pub tokens: Tokens,
+    /// The resource types served under `/providers/{namespace}`.
+    pub registry: Registry,
+    /// Cancelled on shutdown; background loops watch it (or a child of it).
+    pub shutdown: CancellationToken,
+    /// Every spawned background task, so shutdown can wait for them.
+    pub tasks: TaskTracker,
+    /// Keeps the temporary certificate directory of an in-memory instance alive.
+    _temp_dir: Option<tempfile::TempDir>,
+}
+
+impl App {
+    /// Opens the store, creates or loads the TLS material and resumes unfinished operations.
+    pub async fn build(config: ServeConfig) -> anyhow::Result<AppState> {
+        config.validate()?;
+        let (data_dir, temp_dir) = match (&config.data_dir, config.in_memory) {
+            (Some(dir), _) => (dir.clone(), None),
+            (None, false) => (default_data_dir(), None),
+            (None, true) => {
+                let t = tempfile::Builder::new().prefix("armlet-").tempdir()?;
+                (t.path().to_path_buf(), Some(t))
+            }
+        };
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+        let tls = TlsFiles::new(&data_dir);
+        tls.ensure()?;
+        let store = if config.in_memory {
+            Store::in_memory().await?
+        } else {
+            Store::open(&data_dir.join("armlet.db")).await?
+        };
+        store
+            .ensure_subscription(&config.identity.subscription_id, "armlet")
+            .await?;
+        let secret = std::fs::read(tls.token_key())?;
+        let tokens = Tokens::new(&secret, &config.identity.tenant_id);
+        let app = Arc::new(App {
+            config,
+            data_dir,
+            store,
+            tls,
+            tokens,
+            registry: crate::api::registry(),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            _temp_dir: temp_dir,
+        });
+        crate::api::operations::resume(&app).await?;
+        Ok(app)
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then stops background work.
+pub async fn run(
+    app: AppState,
+    listener: std::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    listener.set_nonblocking(true)?;
+    let tls = axum_server::tls_rustls::RustlsConfig::from_config(app.tls.server_config()?);
+    let handle = axum_server::Handle::new();
+    let stop = app.shutdown.clone();
+    tokio::spawn({
+        let handle = handle.clone();
+        async move {
+            tokio::select! {
+                _ = shutdown => {}
+                _ = stop.cancelled() => {}
+            }
+            handle.graceful_shutdown(Some(Duration::from_secs(5)));
+        }
+    });
+    let router = crate::api::router(app.clone());
+    axum_server::from_tcp_rustls(listener, tls)?
+        .handle(handle)
+        .serve(router.into_make_service())
+        .await?;
+    app.shutdown.cancel();
+    app.tasks.close();
+    if tokio::time::timeout(Duration::from_secs(10), app.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("background tasks did not stop within 10 s");
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,150 @@
+//! The ARM error envelope: `{"error": {"code", "message", "target", "details"}}`.
+//!
+//! Every failure a client can see goes through [`ArmError`], so the body shape, the status
+//! and the `x-ms-failure-cause` header are decided in one place. Internal failures are logged
+//! with their cause and rendered as a generic `InternalServerError` without details.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::json;
+
+/// An error as ARM reports it.
+#[derive(Debug, Clone, Serialize, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ArmError {
+    #[serde(skip)]
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<ArmError>,
+}
+
+impl ArmError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ArmError {
+            status,
+            code: code.to_string(),
+            message: message.into(),
+            target: None,
+            details: Vec::new(),
+        }
+    }
+
+    pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn conflict(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+
+    pub fn with_target(mut self, target: impl Into<String>) -> Self {
+        self.target = Some(target.into());
+        self
+    }
+
+    pub fn with_details(mut self, details: Vec<ArmError>) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// An unexpected failure: the cause goes to the log, the client gets no internals.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "An internal error occurred while processing the request.",
+        )
+    }
+
+    /// The resource a request names does not exist.
+    pub fn resource_not_found(type_name: &str, name: &str, resource_group: &str) -> Self {
+        Self::not_found(
+            "ResourceNotFound",
+            format!(
+                "The Resource '{type_name}/{name}' under resource group '{resource_group}' was not found. \
+                 For more details please go to https://aka.ms/ARMResourceNotFoundFix"
+            ),
+        )
+    }
+
+    pub fn resource_group_not_found(name: &str) -> Self {
+        Self::not_found(
+            "ResourceGroupNotFound",
+            format!("Resource group '{name}' could not be found."),
+        )
+    }
+
+    pub fn invalid_request_content(detail: impl std::fmt::Display) -> Self {
+        Self::bad_request(
+            "InvalidRequestContent",
+            format!("The request content was invalid and could not be deserialized: '{detail}'."),
+        )
+    }
+
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PreconditionFailed",
+            "The condition specified using HTTP conditional header(s) is not met.",
+        )
+    }
+
+    /// The JSON body, as ARM writes it.
+    pub fn body(&self) -> serde_json::Value {
+        json!({ "error": self })
+    }
+}
+
+impl IntoResponse for ArmError {
+    fn into_response(self) -> Response {
+        let cause = if self.status.is_server_error() {
+            "service"
+        } else {
+            "gateway"
+        };
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        response
+            .headers_mut()
+            .insert("x-ms-failure-cause", cause.parse().expect("static header"));
+        response
+    }
+}
+
+impl From<sqlx::Error> for ArmError {
+    fn from(e: sqlx::Error) -> Self {
+        ArmError::internal(e)
+    }
+}
+
+pub type ArmResult<T> = Result<T, ArmError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_has_code_and_message_and_omits_empty_fields() {
+        let e = ArmError::bad_request("InvalidThing", "bad").with_target("name");
+        assert_eq!(
+            e.body(),
+            json!({"error": {"code": "InvalidThing", "message": "bad", "target": "name"}})
+        );
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let e = ArmError::internal("disk on fire");
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!e.message.contains("disk"));
+    }
+}

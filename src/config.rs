@@ -1,0 +1,180 @@
+//! Command line and environment: every flag is also an `ARMLET_*` variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// armlet: a local Azure Load Balancer + VM Scale Sets cloud behind the real ARM API.
+#[derive(Debug, Parser)]
+#[command(
+    name = "armlet",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Plain `armlet` is `armlet serve`.
+    #[command(flatten)]
+    pub serve: ServeConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the ARM API (the default).
+    Serve(ServeConfig),
+    /// Print `export` lines that point the `az` CLI at armlet: `eval "$(armlet az-env)"`.
+    AzEnv(AzEnvConfig),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address of the HTTPS ARM endpoint.
+    #[arg(long, env = "ARMLET_LISTEN", default_value = "127.0.0.1:8443")]
+    pub listen: SocketAddr,
+    /// Where state, certificates and logs live [default: $XDG_DATA_HOME/armlet or ~/.local/share/armlet].
+    #[arg(long, env = "ARMLET_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Keep all state in memory; only the certificates go to a temporary directory.
+    #[arg(long, env = "ARMLET_IN_MEMORY")]
+    pub in_memory: bool,
+    /// Azure seconds per real second for the runtime's clock (60: a minute of Azure time per second).
+    #[arg(long, env = "ARMLET_TIME_SCALE", default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Allow listening on a non-loopback address.
+    #[arg(long, env = "ARMLET_ALLOW_REMOTE")]
+    pub allow_remote: bool,
+    #[command(flatten)]
+    pub identity: IdentityConfig,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "ARMLET_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IdentityConfig {
+    /// The tenant armlet's identity endpoints issue tokens for.
+    #[arg(long, env = "ARMLET_TENANT_ID", default_value = DEFAULT_TENANT)]
+    pub tenant_id: String,
+    /// The subscription that always exists and is listed first.
+    #[arg(long, env = "ARMLET_SUBSCRIPTION_ID", default_value = DEFAULT_SUBSCRIPTION)]
+    pub subscription_id: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AzEnvConfig {
+    /// armlet's data directory (the one `armlet serve` uses).
+    #[arg(long, env = "ARMLET_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// armlet's ARM endpoint.
+    #[arg(
+        long,
+        env = "ARMLET_ENDPOINT",
+        default_value = "https://localhost:8443"
+    )]
+    pub endpoint: String,
+    #[command(flatten)]
+    pub identity: IdentityConfig,
+}
+
+pub const DEFAULT_TENANT: &str = "00000000-0000-0000-0000-0000000000aa";
+pub const DEFAULT_SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000001";
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: "127.0.0.1:8443".parse().expect("static address"),
+            data_dir: None,
+            in_memory: false,
+            time_scale: 1.0,
+            allow_remote: false,
+            identity: IdentityConfig::default(),
+            log_format: "text".into(),
+        }
+    }
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            tenant_id: DEFAULT_TENANT.into(),
+            subscription_id: DEFAULT_SUBSCRIPTION.into(),
+        }
+    }
+}
+
+impl ServeConfig {
+    /// A configuration for tests: in memory, ephemeral port, certificates in `dir`.
+    pub fn for_tests(dir: PathBuf) -> Self {
+        ServeConfig {
+            listen: "127.0.0.1:0".parse().expect("static address"),
+            data_dir: Some(dir),
+            in_memory: true,
+            ..Default::default()
+        }
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !self.listen.ip().is_loopback() && !self.allow_remote {
+            anyhow::bail!(
+                "refusing to listen on non-loopback address {} (armlet accepts any credentials); pass --allow-remote to do it anyway",
+                self.listen
+            );
+        }
+        if !(self.time_scale.is_finite() && self.time_scale > 0.0) {
+            anyhow::bail!(
+                "--time-scale must be a positive number, got {}",
+                self.time_scale
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The documented default data directory.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(xdg).join("armlet");
+    }
+    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/share/armlet"),
+        None => PathBuf::from("armlet-data"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_armlet_serves_with_defaults() {
+        let cli = Cli::try_parse_from(["armlet"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.listen.to_string(), "127.0.0.1:8443");
+    }
+
+    #[test]
+    fn non_loopback_needs_allow_remote() {
+        let cli = Cli::try_parse_from(["armlet", "serve", "--listen", "0.0.0.0:8443"]).unwrap();
+        let Some(Command::Serve(cfg)) = cli.command else {
+            panic!("serve")
+        };
+        assert!(cfg.validate().is_err());
+        let cfg = ServeConfig {
+            allow_remote: true,
+            ..cfg
+        };
+        assert!(cfg.validate().is_ok());
+    }
+
+    #[test]
+    fn time_scale_must_be_positive() {
+        let cfg = ServeConfig {
+            time_scale: 0.0,
+            ..Default::default()
+        };
+        assert!(cfg.validate().is_err());
+    }
+}

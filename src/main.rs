@@ -1,0 +1,45 @@
+//! The `armlet` binary: parse the command line, start logging, hand over to the library.
+
+use clap::Parser;
+
+use armlet::config::{Cli, Command, ServeConfig};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::AzEnv(cfg)) => {
+            print!("{}", armlet::az_env::prepare(&cfg)?);
+            Ok(())
+        }
+        Some(Command::Serve(cfg)) => serve(cfg).await,
+        None => serve(cli.serve).await,
+    }
+}
+
+async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    init_tracing(&config.log_format);
+    let listener = std::net::TcpListener::bind(config.listen)?;
+    let addr = listener.local_addr()?;
+    let app = armlet::app::App::build(config).await?;
+    let data_dir = app.data_dir.display().to_string();
+    tracing::info!(
+        "armlet listening on https://localhost:{} ({addr}); point az at it with: eval \"$(armlet az-env --data-dir {data_dir} --endpoint https://localhost:{})\"",
+        addr.port(),
+        addr.port()
+    );
+    armlet::app::run(app, listener, armlet::app::shutdown_signal()).await
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ARMLET_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,136 @@
+//! Durable state in SQLite (through sqlx): subscriptions, resources as JSON documents, and
+//! long-running operation records.
+//!
+//! Writes go through [`Store::write`], which serialises writers with one async mutex and runs
+//! them in a transaction: a handler can read what it depends on, validate, and write several
+//! rows with no other writer in between, and a failed handler writes nothing.
+
+pub mod operations;
+pub mod resources;
+
+pub use operations::{Operation, OperationStatus};
+pub use resources::{Resource, ResourceQuery};
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use tokio::sync::{Mutex, MutexGuard};
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    /// One writer at a time: SQLite allows one anyway, and holding this across
+    /// read-validate-write keeps every check and its write atomic.
+    writer: Arc<Mutex<()>>,
+}
+
+/// A write transaction; dropped without [`WriteTx::commit`] it rolls back.
+pub struct WriteTx<'a> {
+    pub tx: Transaction<'static, Sqlite>,
+    _guard: MutexGuard<'a, ()>,
+}
+
+impl WriteTx<'_> {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub async fn open(path: &Path) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an acknowledged write survives a crash of the process or of the machine.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        Self::init(pool).await
+    }
+
+    /// A database that lives only as long as the process.
+    pub async fn in_memory() -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
+        // One connection: every connection to `:memory:` would be a separate database.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        Self::init(pool).await
+    }
+
+    async fn init(pool: SqlitePool) -> anyhow::Result<Self> {
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store {
+            pool,
+            writer: Arc::new(Mutex::new(())),
+        })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Starts the one write transaction allowed at a time.
+    pub async fn write(&self) -> Result<WriteTx<'_>, sqlx::Error> {
+        let guard = self.writer.lock().await;
+        let tx = self.pool.begin().await?;
+        Ok(WriteTx { tx, _guard: guard })
+    }
+
+    /// Records a subscription the first time it is used; returns whether it was new.
+    pub async fn ensure_subscription(
+        &self,
+        id: &str,
+        display_name: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let id = id.to_ascii_lowercase();
+        if self.subscription_exists(&id).await? {
+            return Ok(false);
+        }
+        let mut w = self.write().await?;
+        let done = sqlx::query(
+            "INSERT INTO subscriptions (id, display_name, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(&id)
+        .bind(display_name)
+        .bind(now())
+        .execute(&mut *w.tx)
+        .await?;
+        w.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn subscription_exists(&self, id: &str) -> Result<bool, sqlx::Error> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM subscriptions WHERE id = ?")
+            .bind(id.to_ascii_lowercase())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// `(id, display name)` of every subscription, oldest first.
+    pub async fn subscriptions(&self) -> Result<Vec<(String, String)>, sqlx::Error> {
+        sqlx::query_as("SELECT id, display_name FROM subscriptions ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await
+    }
+}
+
+/// RFC 3339 UTC timestamp with microseconds, as ARM writes them.
+pub fn now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}

@@ -1,0 +1,119 @@
+//! Resource rows: one JSON document per ARM resource, keyed by the case-folded id.
+
+use serde_json::Value;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use super::{Store, now};
+
+/// A stored resource.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub id: String,
+    pub subscription: String,
+    pub resource_group: Option<String>,
+    pub type_name: String,
+    pub name: String,
+    pub body: Value,
+    pub etag: String,
+}
+
+impl Resource {
+    pub fn key(&self) -> String {
+        self.id.to_ascii_lowercase()
+    }
+
+    fn from_row(row: SqliteRow) -> Result<Self, sqlx::Error> {
+        let body: String = row.try_get("body")?;
+        Ok(Resource {
+            id: row.try_get("id")?,
+            subscription: row.try_get("subscription")?,
+            resource_group: row.try_get("resource_group")?,
+            type_name: row.try_get("type")?,
+            name: row.try_get("name")?,
+            body: serde_json::from_str(&body).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            etag: row.try_get("etag")?,
+        })
+    }
+}
+
+/// Which resources a listing returns. All filters match case-insensitively.
+#[derive(Debug, Clone, Default)]
+pub struct ResourceQuery {
+    pub subscription: String,
+    pub resource_group: Option<String>,
+    pub type_name: Option<String>,
+}
+
+impl Store {
+    pub async fn get(&self, key: &str) -> Result<Option<Resource>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        get(&mut conn, key).await
+    }
+
+    pub async fn list(&self, q: &ResourceQuery) -> Result<Vec<Resource>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        list(&mut conn, q).await
+    }
+}
+
+pub async fn get(conn: &mut SqliteConnection, key: &str) -> Result<Option<Resource>, sqlx::Error> {
+    sqlx::query("SELECT id, subscription, resource_group, type, name, body, etag FROM resources WHERE key = ?")
+        .bind(key.to_ascii_lowercase())
+        .fetch_optional(conn)
+        .await?
+        .map(Resource::from_row)
+        .transpose()
+}
+
+/// Lists in creation order, which is the order ARM lists in.
+pub async fn list(
+    conn: &mut SqliteConnection,
+    q: &ResourceQuery,
+) -> Result<Vec<Resource>, sqlx::Error> {
+    let query = sqlx::query(
+        "SELECT id, subscription, resource_group, type, name, body, etag FROM resources
+         WHERE subscription = ?1 AND (?2 IS NULL OR resource_group = ?2) AND (?3 IS NULL OR lower(type) = ?3)
+         ORDER BY created_at, key",
+    )
+    .bind(q.subscription.to_ascii_lowercase())
+    .bind(q.resource_group.as_ref().map(|g| g.to_ascii_lowercase()))
+    .bind(q.type_name.as_ref().map(|t| t.to_ascii_lowercase()));
+    query
+        .fetch_all(conn)
+        .await?
+        .into_iter()
+        .map(Resource::from_row)
+        .collect()
+}
+
+/// Inserts or replaces a resource; the creation time of an existing row is kept.
+pub async fn put(conn: &mut SqliteConnection, r: &Resource) -> Result<(), sqlx::Error> {
+    let ts = now();
+    sqlx::query(
+        "INSERT INTO resources (key, id, subscription, resource_group, type, name, body, etag, created_at, changed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET body = excluded.body, etag = excluded.etag, changed_at = excluded.changed_at",
+    )
+    .bind(r.key())
+    .bind(&r.id)
+    .bind(r.subscription.to_ascii_lowercase())
+    .bind(r.resource_group.as_ref().map(|g| g.to_ascii_lowercase()))
+    .bind(&r.type_name)
+    .bind(&r.name)
+    .bind(r.body.to_string())
+    .bind(&r.etag)
+    .bind(&ts)
+    .bind(&ts)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(conn: &mut SqliteConnection, key: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM resources WHERE key = ?")
+        .bind(key.to_ascii_lowercase())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
