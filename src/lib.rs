@@ -6,6 +6,7 @@
 //! - [`arm`]: the generic ARM layer (ids, api-version, errors, LROs, listings, ETags, locations).
 //! - [`api`]: routers per provider: identity, Microsoft.Resources, ...
 //! - [`store`]: SQLite through sqlx: resources as JSON documents, operation records.
+//! - [`runtime`]: the clock and the runtime that runs instances and carries traffic.
 //! - [`tls`]: the local CA and server certificate.
 //! - [`az_env`]: the `az` CLI configuration `armlet az-env` points a shell at.
 //! - [`embedded`]: start armlet inside a test or another program.
@@ -16,6 +17,7 @@ pub mod arm;
 pub mod az_env;
 pub mod config;
 pub mod embedded;
+pub mod runtime;
 pub mod store;
 pub mod tls;
 

@@ -1,0 +1,4 @@
+//! The runtime that makes armlet real: the clock, and (as they land) instance processes,
+//! health probes, the data-plane proxy, autoscale and upgrades.
+
+pub mod clock;
