@@ -2,3 +2,4 @@
 //! health probes, the data-plane proxy, autoscale and upgrades.
 
 pub mod clock;
+pub mod ports;
