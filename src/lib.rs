@@ -8,6 +8,7 @@
 //! - [`store`]: SQLite through sqlx: resources as JSON documents, operation records.
 //! - [`runtime`]: the clock and the runtime that runs instances and carries traffic.
 //! - [`tls`]: the local CA and server certificate.
+//! - [`deploy`]: ARM template deployments: the expression language and (as it lands) the engine.
 //! - [`az_env`]: the `az` CLI configuration `armlet az-env` points a shell at.
 //! - [`embedded`]: start armlet inside a test or another program.
 
@@ -16,6 +17,7 @@ pub mod app;
 pub mod arm;
 pub mod az_env;
 pub mod config;
+pub mod deploy;
 pub mod embedded;
 pub mod runtime;
 pub mod store;
