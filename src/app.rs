@@ -31,6 +31,8 @@ pub struct App {
     pub shutdown: CancellationToken,
     /// Every spawned background task, so shutdown can wait for them.
     pub tasks: TaskTracker,
+    /// Bumped after every committed change, so reconcilers wake up without polling the store.
+    pub changes: tokio::sync::watch::Sender<u64>,
     /// Keeps the temporary certificate directory of an in-memory instance alive.
     _temp_dir: Option<tempfile::TempDir>,
 }
@@ -70,10 +72,18 @@ impl App {
             registry: crate::api::registry(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            changes: tokio::sync::watch::Sender::new(0),
             _temp_dir: temp_dir,
         });
         crate::api::operations::resume(&app).await?;
         Ok(app)
+    }
+}
+
+impl App {
+    /// Tells the reconcilers that stored state changed.
+    pub fn notify_change(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod identity;
 pub mod operations;
+pub mod provider;
 pub mod resources;
 
 use std::time::Instant;
@@ -154,6 +155,10 @@ async fn subscription_scope(
             only(req, &[Method::POST])?;
             providers::register(app, req, sub).await
         }
+        ["resourcegroups", _, "providers", _, _, ..] => {
+            let rg = req.segments[3].clone();
+            provider::handle(app, req, sub, Some(&rg), 5).await
+        }
         [
             "providers",
             _,
@@ -165,6 +170,7 @@ async fn subscription_scope(
             only(req, &[Method::GET])?;
             operations::provider_operation(app, req, sub, kind, id).await
         }
+        ["providers", _, _, ..] => provider::handle(app, req, sub, None, 3).await,
         _ => Err(no_route(req)),
     }
 }
@@ -176,15 +182,19 @@ pub fn only(req: &ArmRequest, methods: &[Method]) -> ArmResult<()> {
     {
         Ok(())
     } else {
-        Err(ArmError::new(
-            axum::http::StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            format!(
-                "The requested resource does not support http method '{}'.",
-                req.method
-            ),
-        ))
+        Err(method_not_allowed(req))
     }
+}
+
+pub fn method_not_allowed(req: &ArmRequest) -> ArmError {
+    ArmError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        format!(
+            "The requested resource does not support http method '{}'.",
+            req.method
+        ),
+    )
 }
 
 fn no_route(req: &ArmRequest) -> ArmError {

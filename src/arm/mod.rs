@@ -8,6 +8,7 @@ pub mod location;
 pub mod lro;
 pub mod request;
 pub mod resource_type;
+pub mod resources;
 
 pub use error::{ArmError, ArmResult};
 pub use id::ResourceId;

@@ -6,7 +6,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::api::only;
+use crate::api::method_not_allowed;
 use crate::app::AppState;
 use crate::arm::id::resource_group_id;
 use crate::arm::lro::{self, Polling};
@@ -33,11 +33,7 @@ pub async fn handle(
         .into_response()),
         Method::PATCH => patch(app, req, sub, name).await,
         Method::DELETE => delete(app, req, sub, name).await,
-        _ => only(
-            req,
-            &[Method::PUT, Method::GET, Method::PATCH, Method::DELETE],
-        )
-        .map(|_| unreachable!()),
+        _ => Err(method_not_allowed(req)),
     }
 }
 

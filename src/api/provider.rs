@@ -1,0 +1,109 @@
+//! HTTP shapes of provider resources, mapped onto the generic operations in
+//! [`crate::arm::resources`]:
+//! `.../providers/{ns}/{type}` (list), `.../{type}/{name}` (PUT, GET, PATCH, DELETE),
+//! `.../{name}/{child}` and `.../{name}/{child}/{childName}` for child collections, and
+//! anything else below a resource to the type's own `route`.
+
+use axum::Json;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::{method_not_allowed, only};
+use crate::app::AppState;
+use crate::arm::resources::{self as generic, child_of, resolve_type};
+use crate::arm::{ArmRequest, ArmResult, ResourceId, list};
+
+/// `rest` starts at the namespace; `offset` is the index of the namespace in `req.segments`.
+pub async fn handle(
+    app: &AppState,
+    req: &ArmRequest,
+    sub: &str,
+    rg: Option<&str>,
+    offset: usize,
+) -> ArmResult<Response> {
+    let seg = &req.segments[offset..];
+    let lower: Vec<&str> = req.lower[offset..].iter().map(String::as_str).collect();
+    let api_version = req.api_version()?;
+    let (namespace, ty_name) = (&seg[0], seg.get(1).cloned().unwrap_or_default());
+    let probe_id = ResourceId::new(
+        sub,
+        rg,
+        namespace,
+        vec![(ty_name, seg.get(2).cloned().unwrap_or_else(|| "_".into()))],
+    );
+    let ty = resolve_type(app, &probe_id, api_version)?;
+
+    if seg.len() == 2 {
+        only(req, &[Method::GET])?;
+        let items = generic::list(app, ty.as_ref(), sub, rg).await?;
+        return Ok(Json(list::page(req, items)?).into_response());
+    }
+    let id = generic::canonical(ty.as_ref(), &probe_id);
+    match &lower[3..] {
+        [] => match req.method {
+            Method::PUT => {
+                let (doc, created) =
+                    generic::put(app, &id, api_version, req.json_object()?, Some(req)).await?;
+                Ok((
+                    if created {
+                        StatusCode::CREATED
+                    } else {
+                        StatusCode::OK
+                    },
+                    Json(doc),
+                )
+                    .into_response())
+            }
+            Method::GET | Method::HEAD => Ok(Json(generic::get(app, &id).await?).into_response()),
+            Method::PATCH => Ok(Json(generic::patch_tags(app, &id, req).await?).into_response()),
+            Method::DELETE => Ok(if generic::delete(app, &id, Some(req)).await? {
+                StatusCode::OK
+            } else {
+                StatusCode::NO_CONTENT
+            }
+            .into_response()),
+            _ => Err(method_not_allowed(req)),
+        },
+        [child] if child_of(ty.as_ref(), child).is_some() => {
+            only(req, &[Method::GET])?;
+            let child = child_of(ty.as_ref(), child).expect("checked");
+            let items = generic::list_children(app, &id, &child).await?;
+            Ok(Json(list::page(req, items)?).into_response())
+        }
+        [child, _] if child_of(ty.as_ref(), child).is_some() => {
+            let child = child_of(ty.as_ref(), child).expect("checked");
+            let name = &seg[4];
+            match req.method {
+                Method::GET | Method::HEAD => {
+                    Ok(Json(generic::get_child(app, &id, &child, name).await?).into_response())
+                }
+                Method::PUT if child.writable => {
+                    let (doc, created) =
+                        generic::put_child(app, &id, api_version, &child, name, req.json_object()?)
+                            .await?;
+                    Ok((
+                        if created {
+                            StatusCode::CREATED
+                        } else {
+                            StatusCode::OK
+                        },
+                        Json(doc),
+                    )
+                        .into_response())
+                }
+                Method::DELETE if child.writable => {
+                    Ok(
+                        if generic::delete_child(app, &id, api_version, &child, name).await? {
+                            StatusCode::OK
+                        } else {
+                            StatusCode::NO_CONTENT
+                        }
+                        .into_response(),
+                    )
+                }
+                _ => Err(method_not_allowed(req)),
+            }
+        }
+        rest => ty.route(app, req, &id, rest).await,
+    }
+}

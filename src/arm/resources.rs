@@ -1,0 +1,391 @@
+//! Generic create-or-update, read, list, patch and delete of provider resources, and of the
+//! child collections kept inside a parent's document. HTTP handlers and the template
+//! deployment engine both go through these functions, so a deployed resource is validated
+//! and stored exactly like one PUT directly.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::error::{ArmError, ArmResult};
+use super::id::ResourceId;
+use super::location;
+use super::request::ArmRequest;
+use super::resource_type::{Child, ResourceType, WriteCx};
+use crate::api::resources::groups;
+use crate::app::App;
+use crate::store::{Resource, ResourceQuery, resources};
+
+/// The resource type of `id` (top-level part), or the error ARM gives for an unknown type.
+pub fn resolve_type(
+    app: &App,
+    id: &ResourceId,
+    api_version: &str,
+) -> ArmResult<Arc<dyn ResourceType>> {
+    let top = id.root().type_name();
+    if let Some(t) = app.registry.get(&top) {
+        return Ok(t);
+    }
+    let known_namespace = crate::api::resources::providers::NAMESPACES
+        .iter()
+        .any(|ns| ns.eq_ignore_ascii_case(&id.namespace));
+    if known_namespace {
+        let ty = top.split_once('/').map(|(_, t)| t).unwrap_or_default();
+        Err(ArmError::bad_request(
+            "InvalidResourceType",
+            format!(
+                "The resource type '{ty}' could not be found in the namespace '{}' for api version '{api_version}'.",
+                id.namespace
+            ),
+        ))
+    } else {
+        Err(ArmError::bad_request(
+            "NoRegisteredProviderFound",
+            format!(
+                "No registered resource provider found for location '' and API version '{api_version}' for type '{top}'. The resource namespace '{}' is not registered.",
+                id.namespace
+            ),
+        ))
+    }
+}
+
+/// The id with canonical type casing.
+pub fn canonical(ty: &dyn ResourceType, id: &ResourceId) -> ResourceId {
+    let mut canon = id.clone();
+    canon.canonicalize(ty.type_name());
+    canon
+}
+
+/// Create or update a top-level resource. Returns the rendered document and whether it was created.
+pub async fn put(
+    app: &App,
+    id: &ResourceId,
+    api_version: &str,
+    mut body: Map<String, Value>,
+    req: Option<&ArmRequest>,
+) -> ArmResult<(Value, bool)> {
+    let ty = resolve_type(app, id, api_version)?;
+    let id = canonical(ty.as_ref(), id);
+    ty.validate_name(id.name())?;
+    let tags = groups::parse_tags(body.get("tags"))?;
+
+    let mut w = app.store.write().await?;
+    let rg_name = require_group(&mut w.tx, &id).await?;
+    let existing = resources::get(&mut w.tx, &id.key()).await?;
+    if let Some(req) = req {
+        req.check_preconditions(existing.as_ref().map(|r| r.etag.as_str()))?;
+    }
+    let stored_location = existing
+        .as_ref()
+        .and_then(|r| r.body["location"].as_str().map(str::to_string));
+    let location = match (
+        body.get("location").and_then(Value::as_str),
+        &stored_location,
+    ) {
+        (Some(l), _) => location::parse_for(l, ty.type_name())?,
+        (None, Some(l)) => l.clone(),
+        (None, None) => {
+            return Err(ArmError::bad_request(
+                "LocationRequired",
+                "The location property is required for this definition.",
+            ));
+        }
+    };
+    if let Some(stored) = &stored_location
+        && *stored != location
+    {
+        return Err(ArmError::bad_request(
+            "InvalidResourceLocation",
+            format!(
+                "The resource '{}' already exists in location '{stored}' in resource group '{rg_name}'. A resource with the same name cannot be created in location '{location}'. Please select a new resource name.",
+                id.name()
+            ),
+        ));
+    }
+    // Keep the name's first casing, as ARM does.
+    let (id_str, name) = match &existing {
+        Some(r) => (r.id.clone(), r.name.clone()),
+        None => (id.to_string(), id.name().to_string()),
+    };
+    body.insert("id".into(), json!(id_str));
+    body.insert("name".into(), json!(name));
+    body.insert("type".into(), json!(ty.type_name()));
+    body.insert("location".into(), json!(location));
+    match tags {
+        Some(t) => body.insert("tags".into(), Value::Object(t)),
+        None => body.remove("tags"),
+    };
+    body.remove("etag");
+    let mut cx = WriteCx {
+        app,
+        conn: &mut w.tx,
+        id: &id,
+        api_version,
+    };
+    let mut doc = ty
+        .prepare(&mut cx, existing.as_ref().map(|r| &r.body), body)
+        .await?;
+    let etag = groups::new_etag();
+    doc["etag"] = json!(etag);
+    let row = Resource {
+        id: id_str,
+        subscription: id.subscription.clone(),
+        resource_group: id.resource_group.clone(),
+        type_name: ty.type_name().to_string(),
+        name,
+        body: doc.clone(),
+        etag,
+    };
+    resources::put(&mut w.tx, &row).await?;
+    w.commit().await?;
+    app.notify_change();
+    Ok((ty.render(app, doc).await?, existing.is_none()))
+}
+
+/// The group of `id` must exist and not be on its way out; returns its name.
+async fn require_group(conn: &mut sqlx::SqliteConnection, id: &ResourceId) -> ArmResult<String> {
+    let Some(rg) = id.resource_group_id() else {
+        return Ok(String::new());
+    };
+    let name = id.resource_group.clone().unwrap_or_default();
+    let group = resources::get(conn, &rg)
+        .await?
+        .ok_or_else(|| ArmError::resource_group_not_found(&name))?;
+    if group.body["properties"]["provisioningState"] == "Deleting" {
+        return Err(ArmError::conflict(
+            "ResourceGroupBeingDeleted",
+            format!(
+                "The resource group '{name}' is in deprovisioning state and cannot perform this operation."
+            ),
+        ));
+    }
+    Ok(group.name)
+}
+
+fn not_found(id: &ResourceId) -> ArmError {
+    let type_name = id.type_name();
+    let name = id
+        .segments
+        .iter()
+        .map(|(_, n)| n.as_str())
+        .collect::<Vec<_>>()
+        .join("/");
+    ArmError::resource_not_found(
+        &type_name,
+        &name,
+        id.resource_group.as_deref().unwrap_or_default(),
+    )
+}
+
+/// The stored row of a top-level resource, or 404 the way ARM words it.
+pub async fn get_stored(app: &App, id: &ResourceId) -> ArmResult<Resource> {
+    if let Some(rg) = &id.resource_group
+        && app
+            .store
+            .get(&super::id::resource_group_id(&id.subscription, rg))
+            .await?
+            .is_none()
+    {
+        return Err(ArmError::resource_group_not_found(rg));
+    }
+    app.store.get(&id.key()).await?.ok_or_else(|| not_found(id))
+}
+
+/// The rendered document of a top-level resource.
+pub async fn get(app: &App, id: &ResourceId) -> ArmResult<Value> {
+    let ty = resolve_type(app, id, "")?;
+    let row = get_stored(app, id).await?;
+    ty.render(app, row.body).await
+}
+
+/// Every resource of a type in a group (or the whole subscription), rendered.
+pub async fn list(
+    app: &App,
+    ty: &dyn ResourceType,
+    sub: &str,
+    rg: Option<&str>,
+) -> ArmResult<Vec<Value>> {
+    if let Some(rg) = rg
+        && app
+            .store
+            .get(&super::id::resource_group_id(sub, rg))
+            .await?
+            .is_none()
+    {
+        return Err(ArmError::resource_group_not_found(rg));
+    }
+    let q = ResourceQuery {
+        subscription: sub.into(),
+        resource_group: rg.map(str::to_string),
+        type_name: Some(ty.type_name().into()),
+    };
+    let mut out = Vec::new();
+    for r in app.store.list(&q).await? {
+        out.push(ty.render(app, r.body).await?);
+    }
+    Ok(out)
+}
+
+/// PATCH: tags (the part of PATCH every type shares).
+pub async fn patch_tags(app: &App, id: &ResourceId, req: &ArmRequest) -> ArmResult<Value> {
+    let ty = resolve_type(app, id, "")?;
+    let body = req.json_object()?;
+    let tags = groups::parse_tags(body.get("tags"))?;
+    let mut w = app.store.write().await?;
+    let mut row = resources::get(&mut w.tx, &id.key())
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    req.check_preconditions(Some(&row.etag))?;
+    if let Some(tags) = tags {
+        row.body["tags"] = Value::Object(tags);
+    }
+    row.etag = groups::new_etag();
+    row.body["etag"] = json!(row.etag);
+    resources::put(&mut w.tx, &row).await?;
+    w.commit().await?;
+    app.notify_change();
+    ty.render(app, row.body).await
+}
+
+/// Deletes a top-level resource; `false` when there was nothing to delete.
+pub async fn delete(app: &App, id: &ResourceId, req: Option<&ArmRequest>) -> ArmResult<bool> {
+    let ty = resolve_type(app, id, "")?;
+    let id = canonical(ty.as_ref(), id);
+    let mut w = app.store.write().await?;
+    let Some(row) = resources::get(&mut w.tx, &id.key()).await? else {
+        if let Some(req) = req {
+            req.check_preconditions(None)?;
+        }
+        return Ok(false);
+    };
+    if let Some(req) = req {
+        req.check_preconditions(Some(&row.etag))?;
+    }
+    let mut cx = WriteCx {
+        app,
+        conn: &mut w.tx,
+        id: &id,
+        api_version: "",
+    };
+    ty.before_delete(&mut cx, &row.body).await?;
+    resources::delete(&mut w.tx, &id.key()).await?;
+    w.commit().await?;
+    app.notify_change();
+    Ok(true)
+}
+
+/// The child collection `segment` of a type, if it has one by that name.
+pub fn child_of(ty: &dyn ResourceType, segment: &str) -> Option<Child> {
+    ty.children()
+        .iter()
+        .find(|c| c.property.eq_ignore_ascii_case(segment))
+        .copied()
+}
+
+fn child_array<'a>(doc: &'a Value, child: &Child) -> &'a [Value] {
+    doc["properties"][child.property]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+}
+
+fn find_child<'a>(doc: &'a Value, child: &Child, name: &str) -> Option<&'a Value> {
+    child_array(doc, child).iter().find(|c| {
+        c["name"]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+    })
+}
+
+/// Children of a parent, rendered.
+pub async fn list_children(app: &App, parent: &ResourceId, child: &Child) -> ArmResult<Vec<Value>> {
+    let doc = get(app, parent).await?;
+    Ok(child_array(&doc, child).to_vec())
+}
+
+/// One child, rendered.
+pub async fn get_child(
+    app: &App,
+    parent: &ResourceId,
+    child: &Child,
+    name: &str,
+) -> ArmResult<Value> {
+    let doc = get(app, parent).await?;
+    find_child(&doc, child, name)
+        .cloned()
+        .ok_or_else(|| not_found(&parent.child(child.property, name)))
+}
+
+/// PUT of one child: the parent is re-validated and stored with the child replaced or added.
+pub async fn put_child(
+    app: &App,
+    parent: &ResourceId,
+    api_version: &str,
+    child: &Child,
+    name: &str,
+    body: Map<String, Value>,
+) -> ArmResult<(Value, bool)> {
+    let stored = get_stored(app, parent).await?;
+    let mut doc = stored.body;
+    let mut element = Value::Object(body);
+    element["name"] = json!(name);
+    let list = doc["properties"][child.property].as_array_mut();
+    let created = match list {
+        Some(items) => match items.iter_mut().find(|c| {
+            c["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        }) {
+            Some(existing) => {
+                element["name"] = existing["name"].clone();
+                *existing = element;
+                false
+            }
+            None => {
+                items.push(element);
+                true
+            }
+        },
+        None => {
+            doc["properties"][child.property] = json!([element]);
+            true
+        }
+    };
+    let Value::Object(map) = doc else {
+        return Err(ArmError::internal("stored document is not an object"));
+    };
+    let (parent_doc, _) = put(app, parent, api_version, map, None).await?;
+    let rendered = find_child(&parent_doc, child, name)
+        .cloned()
+        .ok_or_else(|| ArmError::internal("child vanished after write"))?;
+    Ok((rendered, created))
+}
+
+/// DELETE of one child; `false` when there was nothing to delete.
+pub async fn delete_child(
+    app: &App,
+    parent: &ResourceId,
+    api_version: &str,
+    child: &Child,
+    name: &str,
+) -> ArmResult<bool> {
+    let stored = get_stored(app, parent).await?;
+    let mut doc = stored.body;
+    let Some(items) = doc["properties"][child.property].as_array_mut() else {
+        return Ok(false);
+    };
+    let before = items.len();
+    items.retain(|c| {
+        !c["name"]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+    });
+    if items.len() == before {
+        return Ok(false);
+    }
+    let Value::Object(map) = doc else {
+        return Err(ArmError::internal("stored document is not an object"));
+    };
+    put(app, parent, api_version, map, None).await?;
+    Ok(true)
+}
