@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::app::AppState;
-use crate::arm::{ArmError, ArmRequest, ArmResult, list};
+use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId, list};
 use crate::store::ResourceQuery;
 
 use super::groups;
@@ -207,6 +207,8 @@ pub async fn list(
         .await?
         .into_iter()
         .filter(|r| !r.type_name.eq_ignore_ascii_case(groups::TYPE))
+        // Only top-level resources: a scale-set instance's NIC is stored but not listed here.
+        .filter(|r| ResourceId::parse(&r.id).is_ok_and(|id| id.segments.len() == 1))
         .map(|r| (generic_view(&r.body), r.resource_group.unwrap_or_default()))
         .filter(|(body, rg)| filter.matches(body, rg))
         .map(|(body, _)| body)
