@@ -100,6 +100,10 @@ async fn dispatch(app: &AppState, req: &ArmRequest) -> ArmResult<Response> {
         ["subscriptions"] => resources::subscriptions::list(app, req).await,
         ["tenants"] => resources::subscriptions::tenants(app, req).await,
         ["providers"] => resources::providers::list(app, req, None).await,
+        ["providers", "microsoft.resources", "calculatetemplatehash"] => {
+            only(req, &[Method::POST])?;
+            resources::deployments::calculate_template_hash(req)
+        }
         ["providers", _] => resources::providers::get(app, req, None).await,
         ["subscriptions", _, rest @ ..] => {
             let sub = resources::subscriptions::resolve(app, &req.segments[1]).await?;
@@ -116,7 +120,7 @@ async fn subscription_scope(
     sub: &str,
     rest: &[&str],
 ) -> ArmResult<Response> {
-    use resources::{generic, groups, providers, subscriptions};
+    use resources::{deployments, generic, groups, providers, subscriptions};
     match rest {
         [] => {
             only(req, &[Method::GET])?;
@@ -154,6 +158,25 @@ async fn subscription_scope(
         ["providers", _, "register" | "unregister"] => {
             only(req, &[Method::POST])?;
             providers::register(app, req, sub).await
+        }
+        // Deployments are Microsoft.Resources' own, not a registered provider type.
+        [
+            "resourcegroups",
+            _,
+            "providers",
+            "microsoft.resources",
+            "deployments",
+            rest @ ..,
+        ] => {
+            let rg = req.segments[3].clone();
+            deployments::handle(app, req, sub, Some(&rg), 7, rest).await
+        }
+        ["resourcegroups", _, "deployments", _, "operations", ..] => {
+            let rg = req.segments[3].clone();
+            deployments::handle(app, req, sub, Some(&rg), 5, &rest[3..]).await
+        }
+        ["providers", "microsoft.resources", "deployments", rest @ ..] => {
+            deployments::handle(app, req, sub, None, 5, rest).await
         }
         ["resourcegroups", _, "providers", _, _, ..] => {
             let rg = req.segments[3].clone();

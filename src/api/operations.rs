@@ -4,13 +4,13 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::app::AppState;
 use crate::arm::{ArmError, ArmRequest, ArmResult, lro};
 use crate::store::{Operation, OperationStatus};
 
 use super::resources::groups;
+use crate::deploy::engine;
 
 /// Runs the worker of operation `id` in the background and records its outcome.
 pub fn spawn(app: &AppState, id: String) {
@@ -23,11 +23,10 @@ pub fn spawn(app: &AppState, id: String) {
         };
         let outcome = work(&app, &op).await;
         let (status, error) = match outcome {
-            Ok(()) => (OperationStatus::Succeeded, None),
-            Err(e) => (
-                OperationStatus::Failed,
-                Some(json!({"code": e.code, "message": e.message})),
-            ),
+            Ok(status) => (status, None),
+            // The whole error, details included: a failed deployment's details name the
+            // resources that failed.
+            Err(e) => (OperationStatus::Failed, Some(e.body()["error"].clone())),
         };
         if let Err(e) = app
             .store
@@ -39,9 +38,12 @@ pub fn spawn(app: &AppState, id: String) {
     });
 }
 
-async fn work(app: &AppState, op: &Operation) -> ArmResult<()> {
+async fn work(app: &AppState, op: &Operation) -> ArmResult<OperationStatus> {
+    let done = |r: ArmResult<()>| r.map(|()| OperationStatus::Succeeded);
     match op.kind.as_str() {
-        groups::DELETE_KIND => groups::delete_worker(app, &op.target).await,
+        groups::DELETE_KIND => done(groups::delete_worker(app, &op.target).await),
+        engine::KIND => engine::worker(app, &op.target).await,
+        engine::DELETE_KIND => done(engine::delete_worker(app, &op.target).await),
         other => Err(ArmError::internal(format!(
             "unknown operation kind {other}"
         ))),

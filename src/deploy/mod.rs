@@ -1,9 +1,29 @@
-//! Template deployment support: the ARM template expression language.
+//! ARM template deployments: the expression language (lexer, parser, evaluator, function
+//! library), and the engine built on it.
+//!
+//! - [`expr`], [`functions`], [`value`]: the template expression language.
+//! - [`jsonc`]: the lenient JSON ARM (and therefore `az`) uses for deployment bodies.
+//! - [`template`]: template sections, parameter declarations, value coercion, `InvalidTemplate`.
+//! - [`variables`], [`scope`]: the evaluation scope: parameters, variables, copy loops, `reference()`.
+//! - [`plan`]: a template expanded into resource instances (copy loops, conditions, nesting) and
+//!   their dependency [`graph`].
+//! - [`engine`]: running a deployment: preflight, concurrent deployment of ready resources
+//!   through the same path a direct PUT takes, nested deployments, Complete mode, outputs.
+//! - [`record`]: the stored deployment document and its deployment operations.
 
+mod actions;
+pub mod engine;
 pub mod expr;
 pub mod functions;
+pub mod graph;
+pub mod jsonc;
 mod lexer;
 mod parser;
+pub mod plan;
+pub mod record;
+pub mod scope;
+pub mod template;
 #[cfg(test)]
 mod test_support;
 pub mod value;
+pub mod variables;

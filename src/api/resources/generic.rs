@@ -207,6 +207,11 @@ pub async fn list(
         .await?
         .into_iter()
         .filter(|r| !r.type_name.eq_ignore_ascii_case(groups::TYPE))
+        // Deployments are not resources in ARM's listings.
+        .filter(|r| {
+            !r.type_name
+                .eq_ignore_ascii_case(crate::deploy::record::TYPE)
+        })
         // Only top-level resources: a scale-set instance's NIC is stored but not listed here.
         .filter(|r| ResourceId::parse(&r.id).is_ok_and(|id| id.segments.len() == 1))
         .map(|r| (generic_view(&r.body), r.resource_group.unwrap_or_default()))

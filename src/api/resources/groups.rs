@@ -139,6 +139,26 @@ fn being_deleted(name: &str) -> ArmError {
 async fn put(app: &AppState, req: &ArmRequest, sub: &str, name: &str) -> ArmResult<Response> {
     validate_name(name)?;
     let body = req.json_object()?;
+    let (doc, created) = create_or_update(app, sub, name, &body, Some(req)).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(doc)).into_response())
+}
+
+/// Creates or updates a group from a PUT body (`location`, `tags`, `managedBy`); returns the
+/// document and whether it was created. Template deployments create groups through here too;
+/// `req` (when there is one) supplies the `If-Match` preconditions.
+pub async fn create_or_update(
+    app: &AppState,
+    sub: &str,
+    name: &str,
+    body: &Map<String, Value>,
+    req: Option<&ArmRequest>,
+) -> ArmResult<(Value, bool)> {
+    validate_name(name)?;
     let Some(loc) = body.get("location").and_then(Value::as_str) else {
         return Err(ArmError::bad_request(
             "LocationRequired",
@@ -153,7 +173,9 @@ async fn put(app: &AppState, req: &ArmRequest, sub: &str, name: &str) -> ArmResu
 
     let mut w = app.store.write().await?;
     let existing = resources::get(&mut w.tx, &resource_group_id(sub, name)).await?;
-    req.check_preconditions(existing.as_ref().map(|r| r.etag.as_str()))?;
+    if let Some(req) = req {
+        req.check_preconditions(existing.as_ref().map(|r| r.etag.as_str()))?;
+    }
     let (id, stored_name) = match &existing {
         Some(rg) => {
             if state(&rg.body) == "Deleting" {
@@ -196,12 +218,7 @@ async fn put(app: &AppState, req: &ArmRequest, sub: &str, name: &str) -> ArmResu
     };
     resources::put(&mut w.tx, &row).await?;
     w.commit().await?;
-    let status = if existing.is_some() {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, Json(doc)).into_response())
+    Ok((doc, existing.is_none()))
 }
 
 async fn get(app: &AppState, sub: &str, name: &str) -> ArmResult<Response> {

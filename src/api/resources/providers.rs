@@ -30,6 +30,17 @@ const RESOURCES_TYPES: &[(&str, &[&str])] = &[
             "2021-04-01",
         ],
     ),
+    (
+        "deployments",
+        &[
+            "2024-11-01",
+            "2024-07-01",
+            "2024-03-01",
+            "2023-07-01",
+            "2022-09-01",
+            "2021-04-01",
+        ],
+    ),
     ("subscriptions", &["2022-12-01", "2021-01-01", "2020-01-01"]),
     ("tenants", &["2022-12-01", "2021-01-01", "2020-01-01"]),
     ("providers", &["2024-11-01", "2021-04-01"]),
@@ -92,6 +103,15 @@ fn provider(app: &AppState, namespace: &'static str, sub: Option<&str>) -> Value
         "registrationPolicy": "RegistrationRequired",
         "resourceTypes": types
     })
+}
+
+/// Every namespace with its resource types, as `/providers` lists them (for the template
+/// function `providers()`).
+pub fn catalog(app: &AppState) -> Vec<Value> {
+    NAMESPACES
+        .iter()
+        .map(|ns| provider(app, ns, None))
+        .collect()
 }
 
 pub async fn list(app: &AppState, req: &ArmRequest, sub: Option<&str>) -> ArmResult<Response> {

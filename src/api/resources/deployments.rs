@@ -1,0 +1,466 @@
+//! `Microsoft.Resources/deployments` over HTTP, at resource-group and subscription scope:
+//! PUT (preflight, then an asynchronous run polled at `.../operationStatuses/{id}`), GET,
+//! HEAD, LIST, DELETE (asynchronous), `cancel`, `validate`, `exportTemplate`, deployment
+//! operations, and `calculateTemplateHash`. The engine is [`crate::deploy::engine`].
+
+use axum::Json;
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use super::groups;
+use crate::api::{method_not_allowed, only};
+use crate::app::AppState;
+use crate::arm::lro::{self, Polling};
+use crate::arm::{ArmError, ArmRequest, ArmResult, list};
+use crate::deploy::engine;
+use crate::deploy::jsonc;
+use crate::deploy::record::{self, Record, Spec, Target};
+use crate::store::{ResourceQuery, operations, resources};
+
+/// Requests below `.../deployments`: `rest` are the lower-cased segments from the deployment
+/// name on, `name_index` is where the name is in `req.segments`.
+pub async fn handle(
+    app: &AppState,
+    req: &ArmRequest,
+    sub: &str,
+    rg: Option<&str>,
+    name_index: usize,
+    rest: &[&str],
+) -> ArmResult<Response> {
+    if let Some(rg) = rg {
+        groups::require(app, sub, rg, false).await?;
+    }
+    let Some(name) = req.segments.get(name_index) else {
+        only(req, &[Method::GET])?;
+        return list_deployments(app, req, sub, rg).await;
+    };
+    let target = Target {
+        sub: sub.to_string(),
+        rg: rg.map(str::to_string),
+        name: name.clone(),
+    };
+    match &rest[1..] {
+        [] => match req.method {
+            Method::PUT => put(app, req, target).await,
+            Method::GET => Ok(Json(load(app, &target).await?.public()).into_response()),
+            Method::HEAD => Ok(match Record::load(app, &target).await? {
+                Some(_) => StatusCode::NO_CONTENT,
+                None => StatusCode::NOT_FOUND,
+            }
+            .into_response()),
+            Method::DELETE => delete(app, req, &target).await,
+            _ => Err(method_not_allowed(req)),
+        },
+        ["cancel"] => {
+            only(req, &[Method::POST])?;
+            cancel(app, &target).await
+        }
+        ["validate"] => {
+            only(req, &[Method::POST])?;
+            validate(app, req, target).await
+        }
+        ["exporttemplate"] => {
+            only(req, &[Method::POST])?;
+            let rec = load(app, &target).await?;
+            Ok(Json(json!({"template": rec.template()})).into_response())
+        }
+        ["whatif"] => Err(ArmError::bad_request(
+            "InvalidRequest",
+            "armlet does not implement what-if yet: deploy the template to a scratch resource group instead.",
+        )),
+        ["operations"] => {
+            only(req, &[Method::GET])?;
+            let rec = load(app, &target).await?;
+            Ok(Json(list::page(req, rec.operations())?).into_response())
+        }
+        ["operations", id] => {
+            only(req, &[Method::GET])?;
+            let rec = load(app, &target).await?;
+            rec.operations()
+                .into_iter()
+                .find(|op| {
+                    op["operationId"]
+                        .as_str()
+                        .is_some_and(|o| o.eq_ignore_ascii_case(id))
+                })
+                .map(|op| Json(op).into_response())
+                .ok_or_else(|| {
+                    ArmError::not_found(
+                        "DeploymentOperationNotFound",
+                        format!(
+                            "Deployment operation '{id}' of deployment '{}' could not be found.",
+                            target.name
+                        ),
+                    )
+                })
+        }
+        ["operationstatuses", id] => {
+            only(req, &[Method::GET])?;
+            lro::get_status(&app.store, sub, id, req.uri.path()).await
+        }
+        _ => Err(ArmError::not_found(
+            "NotFound",
+            format!(
+                "The requested resource path '{}' does not exist.",
+                req.uri.path()
+            ),
+        )),
+    }
+}
+
+async fn load(app: &AppState, target: &Target) -> ArmResult<Record> {
+    Record::load(app, target).await?.ok_or_else(|| {
+        ArmError::not_found(
+            "DeploymentNotFound",
+            format!("Deployment '{}' could not be found.", target.name),
+        )
+    })
+}
+
+/// `^[-\w._()]+$`, at most 64 characters.
+fn validate_name(name: &str) -> ArmResult<()> {
+    let len = name.chars().count();
+    if len > 64 {
+        return Err(ArmError::bad_request(
+            "DeploymentNameLengthLimitExceeded",
+            format!(
+                "The provided deployment name '{name}' has a length of '{len}' which exceeds the maximum length of '64'. Please see https://aka.ms/arm-deploy for usage details."
+            ),
+        ));
+    }
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')'))
+    {
+        return Err(ArmError::bad_request(
+            "InvalidDeploymentName",
+            format!(
+                "The deployment name '{name}' is invalid. It can only include alphanumeric characters, underscores, parentheses, hyphens and periods."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The request body, read the lenient way ARM reads it (`az` sends the template file's text
+/// unquoted, comments included).
+fn parse_body(req: &ArmRequest) -> ArmResult<Map<String, Value>> {
+    let text = std::str::from_utf8(&req.body)
+        .map_err(|_| ArmError::invalid_request_content("The request body is not UTF-8."))?;
+    if text.trim().is_empty() {
+        return Err(ArmError::invalid_request_content(
+            "The request body is empty.",
+        ));
+    }
+    match jsonc::parse(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ArmError::invalid_request_content(
+            "The request body must be a JSON object.",
+        )),
+        Err(e) => Err(ArmError::invalid_request_content(e)),
+    }
+}
+
+fn spec_from_body(req: &ArmRequest, target: &Target, body: &Map<String, Value>) -> ArmResult<Spec> {
+    let Some(props) = body.get("properties").and_then(Value::as_object) else {
+        return Err(ArmError::invalid_request_content(
+            "The 'properties' of the deployment are required.",
+        ));
+    };
+    let invalid = |m: String| ArmError::bad_request("InvalidDeployment", m);
+    if props.get("templateLink").is_some_and(|v| !v.is_null())
+        && props.get("template").is_none_or(Value::is_null)
+    {
+        return Err(invalid(format!(
+            "The deployment '{}' uses 'templateLink'; armlet has no internet access: send the template inline in 'properties.template'.",
+            target.name
+        )));
+    }
+    if props.get("parametersLink").is_some_and(|v| !v.is_null()) {
+        return Err(invalid("'parametersLink' is not supported: send the parameters inline in 'properties.parameters'.".into()));
+    }
+    let template = match props.get("template") {
+        Some(t @ Value::Object(_)) => t.clone(),
+        Some(Value::String(text)) => jsonc::parse(text).map_err(|e| {
+            ArmError::invalid_request_content(format!("The template is not valid JSON: {e}"))
+        })?,
+        _ => {
+            return Err(invalid(format!(
+                "The deployment '{}' must have a 'template' in its properties.",
+                target.name
+            )));
+        }
+    };
+    let mode = match props.get("mode").and_then(Value::as_str) {
+        None => "Incremental",
+        Some(m) if m.eq_ignore_ascii_case("incremental") => "Incremental",
+        Some(m) if m.eq_ignore_ascii_case("complete") => "Complete",
+        Some(m) => {
+            return Err(ArmError::invalid_request_content(format!(
+                "The deployment mode '{m}' is not valid: expected 'Incremental' or 'Complete'."
+            )));
+        }
+    };
+    let location = match &target.rg {
+        Some(_) => None,
+        None => {
+            let l = body.get("location").and_then(Value::as_str).ok_or_else(|| {
+                invalid(format!("The 'location' property must be specified for deployment '{}'. Please see https://aka.ms/arm-deploy-resources for usage details.", target.name))
+            })?;
+            Some(crate::arm::location::parse_for(l, record::TYPE)?)
+        }
+    };
+    let tags = groups::parse_tags(body.get("tags"))?.map(Value::Object);
+    Ok(Spec {
+        template,
+        parameters: props.get("parameters").cloned().unwrap_or(json!({})),
+        mode: mode.into(),
+        location,
+        tags,
+        base: req.base.clone(),
+        correlation_id: req
+            .header("x-ms-correlation-request-id")
+            .map(str::to_string)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+    })
+}
+
+/// PUT: preflight synchronously (a bad template is a 400 and nothing is stored), then store
+/// the deployment as Accepted and run it in the background.
+async fn put(app: &AppState, req: &ArmRequest, target: Target) -> ArmResult<Response> {
+    validate_name(&target.name)?;
+    if let Some(rg) = &target.rg {
+        groups::require(app, &target.sub, rg, true).await?;
+    }
+    let body = parse_body(req)?;
+    let spec = spec_from_body(req, &target, &body)?;
+    let existing = Record::load(app, &target).await?;
+    if let Some(e) = &existing {
+        if e.is_active() {
+            return Err(ArmError::conflict(
+                "DeploymentActive",
+                format!(
+                    "Unable to edit or replace deployment '{}': previous deployment is still active. Please see https://aka.ms/arm-deploy for usage details.",
+                    target.name
+                ),
+            ));
+        }
+        let stored = e.public()["location"].as_str().map(str::to_string);
+        if let (Some(stored), Some(wanted)) = (stored, &spec.location)
+            && stored != *wanted
+        {
+            return Err(ArmError::bad_request(
+                "InvalidDeploymentLocation",
+                format!(
+                    "Invalid deployment location '{wanted}'. The deployment '{}' already exists in location '{stored}'.",
+                    target.name
+                ),
+            ));
+        }
+    }
+    let prepared = engine::prepare(app, &target, &spec, None).await?;
+    let target = existing.map(|e| e.target).unwrap_or(target);
+    let mut rec = Record::new(target.clone(), spec);
+    prepared.describe(&mut rec);
+    drop(prepared);
+
+    let mut w = app.store.write().await?;
+    resources::put(&mut w.tx, &rec.row()).await?;
+    let op = operations::insert(&mut w.tx, &target.sub, engine::KIND, &target.id()).await?;
+    w.commit().await?;
+    crate::api::operations::spawn(app, op.clone());
+
+    let mut response = (StatusCode::CREATED, Json(rec.public())).into_response();
+    let status_url = format!(
+        "{}{}/operationStatuses/{op}?api-version={}",
+        req.base,
+        target.id(),
+        req.api_version()?
+    );
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&status_url) {
+        h.insert("azure-asyncoperation", v);
+    }
+    h.insert("retry-after", HeaderValue::from_static(lro::RETRY_AFTER));
+    Ok(response)
+}
+
+/// POST validate: the preflight of PUT, without deploying. 200 with the deployment as it
+/// would be, or 400 with the first problem.
+async fn validate(app: &AppState, req: &ArmRequest, target: Target) -> ArmResult<Response> {
+    validate_name(&target.name)?;
+    let body = parse_body(req)?;
+    let spec = spec_from_body(req, &target, &body)?;
+    let prepared = engine::prepare(app, &target, &spec, None).await?;
+    let mut rec = Record::new(target, spec);
+    prepared.describe(&mut rec);
+    rec.set("validatedResources", prepared.validated_resources());
+    rec.finish("Succeeded", None);
+    rec.row();
+    Ok(Json(rec.public()).into_response())
+}
+
+/// DELETE: removes the deployment record (never the resources it deployed).
+async fn delete(app: &AppState, req: &ArmRequest, target: &Target) -> ArmResult<Response> {
+    let Some(rec) = Record::load(app, target).await? else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    if rec.is_active() {
+        return Err(ArmError::conflict(
+            "DeploymentActive",
+            format!(
+                "The deployment '{}' is still running; cancel it before deleting it.",
+                target.name
+            ),
+        ));
+    }
+    let mut w = app.store.write().await?;
+    let op = operations::insert(
+        &mut w.tx,
+        &target.sub,
+        engine::DELETE_KIND,
+        &rec.target.id(),
+    )
+    .await?;
+    w.commit().await?;
+    crate::api::operations::spawn(app, op.clone());
+    let urls = lro::poll_urls(
+        &req.base,
+        &target.sub,
+        &op,
+        req.api_version()?,
+        &Polling::Subscription,
+    );
+    Ok(lro::with_poll_headers(
+        StatusCode::ACCEPTED.into_response(),
+        &urls,
+    ))
+}
+
+/// POST cancel: marks a running deployment Canceled; its run stops before the next step.
+async fn cancel(app: &AppState, target: &Target) -> ArmResult<Response> {
+    let mut w = app.store.write().await?;
+    let mut row = resources::get(&mut w.tx, &target.key())
+        .await?
+        .ok_or_else(|| {
+            ArmError::not_found(
+                "DeploymentNotFound",
+                format!("Deployment '{}' could not be found.", target.name),
+            )
+        })?;
+    let state = row.body["properties"]["provisioningState"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if !matches!(state.as_str(), "Accepted" | "Running") {
+        return Err(ArmError::conflict(
+            "DeploymentCannotBeCancelled",
+            format!(
+                "The deployment '{}' cannot be cancelled: it is in state '{state}', and only Accepted or Running deployments can be.",
+                target.name
+            ),
+        ));
+    }
+    row.body["properties"]["provisioningState"] = json!("Canceled");
+    resources::put(&mut w.tx, &row).await?;
+    w.commit().await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn list_deployments(
+    app: &AppState,
+    req: &ArmRequest,
+    sub: &str,
+    rg: Option<&str>,
+) -> ArmResult<Response> {
+    let q = ResourceQuery {
+        subscription: sub.to_string(),
+        resource_group: rg.map(str::to_string),
+        type_name: Some(record::TYPE.into()),
+    };
+    let state_filter = match req.query("$filter") {
+        None => None,
+        Some(f) => Some(provisioning_state_filter(f)?),
+    };
+    let items = app
+        .store
+        .list(&q)
+        .await?
+        .into_iter()
+        .filter(|r| rg.is_some() || r.resource_group.is_none())
+        .map(|r| record::public(&r.body))
+        .filter(|d| {
+            state_filter.as_deref().is_none_or(|s| {
+                d["properties"]["provisioningState"]
+                    .as_str()
+                    .is_some_and(|p| p.eq_ignore_ascii_case(s))
+            })
+        })
+        .collect();
+    Ok(Json(list::page(req, items)?).into_response())
+}
+
+/// `provisioningState eq 'Failed'`, the one `$filter` ARM supports on deployments.
+fn provisioning_state_filter(filter: &str) -> ArmResult<String> {
+    let invalid = || {
+        ArmError::bad_request(
+            "InvalidFilterInQueryString",
+            format!(
+                "The $filter '{filter}' is invalid. Supported: provisioningState eq '{{state}}'."
+            ),
+        )
+    };
+    let mut words = filter.trim().splitn(3, ' ');
+    match (words.next(), words.next(), words.next()) {
+        (Some(f), Some(op), Some(v))
+            if f.eq_ignore_ascii_case("provisioningState") && op.eq_ignore_ascii_case("eq") =>
+        {
+            v.trim()
+                .strip_prefix('\'')
+                .and_then(|v| v.strip_suffix('\''))
+                .map(str::to_string)
+                .ok_or_else(invalid)
+        }
+        _ => Err(invalid()),
+    }
+}
+
+/// `POST /providers/Microsoft.Resources/calculateTemplateHash`: the body is a template.
+pub fn calculate_template_hash(req: &ArmRequest) -> ArmResult<Response> {
+    let template = Value::Object(parse_body(req)?);
+    Ok(Json(json!({
+        "minifiedTemplate": record::minified(&template),
+        "templateHash": record::template_hash(&template),
+    }))
+    .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deployment_names() {
+        assert!(validate_name("lb_deploy_X5wm2l00Vx2bXLcqll0l4xYpP5NqytDK").is_ok());
+        assert!(validate_name("a.b-(c)").is_ok());
+        assert_eq!(
+            validate_name("a/b").unwrap_err().code,
+            "InvalidDeploymentName"
+        );
+        assert_eq!(
+            validate_name(&"a".repeat(65)).unwrap_err().code,
+            "DeploymentNameLengthLimitExceeded"
+        );
+    }
+
+    #[test]
+    fn state_filter() {
+        assert_eq!(
+            provisioning_state_filter("provisioningState eq 'Failed'").unwrap(),
+            "Failed"
+        );
+        assert!(provisioning_state_filter("name eq 'x'").is_err());
+    }
+}
