@@ -237,6 +237,7 @@ pub fn run<'a>(
             run.rec.finish("Failed", Some(&error));
             return run.rec.save(app).await;
         }
+        run.deployed.sort_unstable();
         match run.outputs().await {
             Ok(outputs) => {
                 let resources: Vec<Value> = run

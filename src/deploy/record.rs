@@ -371,7 +371,11 @@ pub fn minified(template: &Value) -> String {
 
 fn timestamp(t: DateTime<Utc>) -> String {
     use chrono::Timelike;
-    format!("{}.{:07}Z", t.format("%Y-%m-%dT%H:%M:%S"), t.nanosecond() % 1_000_000_000 / 100)
+    format!(
+        "{}.{:07}Z",
+        t.format("%Y-%m-%dT%H:%M:%S"),
+        t.nanosecond() % 1_000_000_000 / 100
+    )
 }
 
 /// ISO 8601 duration, as ARM writes it (`PT1.2345678S`).
