@@ -3,3 +3,4 @@
 
 pub mod clock;
 pub mod ports;
+pub mod view;
