@@ -2,5 +2,6 @@
 //! health probes, the data-plane proxy, autoscale and upgrades.
 
 pub mod clock;
+pub mod plan;
 pub mod ports;
 pub mod view;
