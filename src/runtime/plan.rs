@@ -72,11 +72,17 @@ pub enum Distribution {
     SourceIpProtocol,
 }
 
+/// Which probe of which backend: the probe's lower-case id (or `extension` for the
+/// ApplicationHealth extension) and the instance key.
+pub type ProbeRef = (String, String);
+
+/// The probe id under which the ApplicationHealth extension's checks are kept.
+pub const EXTENSION_PROBE: &str = "extension";
+
 /// A probe of one backend.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProbePlan {
-    /// `<probe id>|<instance key>`, lower case.
-    pub key: String,
+    pub key: ProbeRef,
     pub protocol: String,
     pub addr: SocketAddr,
     pub request_path: Option<String>,
@@ -89,7 +95,7 @@ pub struct BackendPlan {
     pub instance: String,
     pub addr: SocketAddr,
     /// The probe deciding this backend's health, if the rule has one.
-    pub probe: Option<String>,
+    pub probe: Option<ProbeRef>,
 }
 
 /// One listener: a load-balancing rule or an inbound NAT rule on a frontend.
@@ -170,6 +176,32 @@ pub fn plan(state: &State, ports: PortRule) -> Plan {
 
     let mut frontends = Vec::new();
     let mut probes = Vec::new();
+    for inst in &instances {
+        if let Some(settings) = health_extension(&inst.model)
+            && let Some(port) = settings["port"].as_u64()
+        {
+            let https = settings["protocol"].as_str() == Some("https");
+            let tcp = settings["protocol"].as_str() == Some("tcp");
+            probes.push(ProbePlan {
+                key: (EXTENSION_PROBE.to_string(), inst.key.clone()),
+                protocol: if tcp {
+                    "Tcp"
+                } else if https {
+                    "Https"
+                } else {
+                    "Http"
+                }
+                .to_string(),
+                addr: SocketAddr::from((inst.bind_address, ports.effective(port as u16))),
+                request_path: Some(settings["requestPath"].as_str().unwrap_or("/").to_string()),
+                // The extension reports every 5 s; one result flips it.
+                interval: Duration::from_secs(
+                    settings["intervalInSeconds"].as_u64().unwrap_or(5).max(1),
+                ),
+                threshold: settings["numberOfProbes"].as_u64().unwrap_or(1).max(1) as u32,
+            });
+        }
+    }
     for lb in &state.load_balancers {
         let p = &lb["properties"];
         let frontend_addr = |fe_id: &str| -> Option<Ipv4Addr> {
@@ -229,11 +261,11 @@ pub fn plan(state: &State, ports: PortRule) -> Plan {
                             probe_kind(pr)
                         },
                     ));
-                    let key = format!("{}|{}", lower(&pr["id"]), inst.key);
+                    let key = (lower(&pr["id"]), inst.key.clone());
                     if !probes.iter().any(|x: &ProbePlan| x.key == key) {
                         probes.push(probe_plan(
                             pr,
-                            &key,
+                            key.clone(),
                             inst.bind_address,
                             ports.effective(port),
                         ));
@@ -331,7 +363,7 @@ fn minutes(v: &Value) -> Duration {
     Duration::from_secs(v.as_u64().unwrap_or(4) * 60)
 }
 
-fn probe_plan(probe: &Value, key: &str, addr: Ipv4Addr, port: u16) -> ProbePlan {
+fn probe_plan(probe: &Value, key: ProbeRef, addr: Ipv4Addr, port: u16) -> ProbePlan {
     let p = &probe["properties"];
     // Azure today treats numberOfProbes like probeThreshold; probeThreshold wins when both are set.
     let threshold = p["probeThreshold"]
@@ -340,7 +372,7 @@ fn probe_plan(probe: &Value, key: &str, addr: Ipv4Addr, port: u16) -> ProbePlan 
         .unwrap_or(1)
         .max(1) as u32;
     ProbePlan {
-        key: key.to_string(),
+        key,
         protocol: p["protocol"].as_str().unwrap_or("Tcp").to_string(),
         addr: SocketAddr::from((addr, port)),
         request_path: p["requestPath"].as_str().map(str::to_string),
