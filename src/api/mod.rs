@@ -25,6 +25,7 @@ use crate::arm::{ArmError, ArmRequest, ArmResult};
 pub fn registry() -> Registry {
     let mut r = Registry::default();
     r.register(compute::scale_set::ScaleSets);
+    r.register(compute::virtual_machine::VirtualMachines);
     r
 }
 

@@ -11,7 +11,10 @@ use crate::arm::resource_type::WriteCx;
 use crate::arm::{ArmError, ArmResult, ResourceId};
 use crate::store::{Resource, ResourceQuery};
 
+/// A Uniform scale set's instance.
 pub const VM_TYPE: &str = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines";
+/// A Flexible scale set's instance: an ordinary virtual machine.
+pub const FLEX_VM_TYPE: &str = "Microsoft.Compute/virtualMachines";
 pub const NIC_TYPE: &str = "Microsoft.Network/networkInterfaces";
 /// Instance NICs bind loopback addresses from 127.2.0.0/16 (see the README's Addresses).
 pub const INSTANCE_ADDRESS_POOL: (Ipv4Addr, u32) = (Ipv4Addr::new(127, 2, 0, 0), 16);
@@ -19,22 +22,36 @@ pub const INSTANCE_ADDRESS_POOL: (Ipv4Addr, u32) = (Ipv4Addr::new(127, 2, 0, 0),
 /// Internal fields of stored documents, never rendered.
 pub const INTERNAL: &str = "_armlet";
 
-/// Every instance row of a scale set, ordered by instance id.
+/// Every instance row of a scale set (either mode), in creation order.
 pub async fn list_rows(cx: &mut WriteCx<'_>, vmss: &ResourceId) -> ArmResult<Vec<Resource>> {
-    let q = ResourceQuery {
-        subscription: vmss.subscription.clone(),
-        resource_group: vmss.resource_group.clone(),
-        type_name: Some(VM_TYPE.into()),
-    };
-    let prefix = format!("{}/virtualmachines/", vmss.key());
-    let mut rows: Vec<Resource> = cx
-        .list(&q)
-        .await?
-        .into_iter()
-        .filter(|r| r.key().starts_with(&prefix))
-        .collect();
-    rows.sort_by_key(|r| instance_number(&r.body));
+    Ok(rows_of(&mut *cx.conn, &vmss.key()).await?)
+}
+
+/// Instance rows whose `_armlet.scaleSet` is `vmss_key`, in creation order.
+pub async fn rows_of(
+    conn: &mut sqlx::SqliteConnection,
+    vmss_key: &str,
+) -> Result<Vec<Resource>, sqlx::Error> {
+    let keys: Vec<(String,)> = sqlx::query_as(
+        "SELECT key FROM resources WHERE json_extract(body, '$._armlet.scaleSet') = ?1
+         ORDER BY json_extract(body, '$._armlet.created')",
+    )
+    .bind(vmss_key)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut rows = Vec::new();
+    for (key,) in keys {
+        rows.extend(crate::store::resources::get(&mut *conn, &key).await?);
+    }
     Ok(rows)
+}
+
+/// The instance of a scale set named by `instance` (a Uniform instance id, or a Flexible VM's name).
+pub fn matches_instance(row: &Resource, instance: &str) -> bool {
+    row.body["instanceId"]
+        .as_str()
+        .is_some_and(|i| i.eq_ignore_ascii_case(instance))
+        || row.name.eq_ignore_ascii_case(instance)
 }
 
 pub fn instance_number(body: &Value) -> u64 {
@@ -117,20 +134,24 @@ pub async fn used_nat_indices(
 pub struct NewInstance<'a> {
     pub vmss_id: &'a ResourceId,
     pub vmss_doc: &'a Value,
+    /// The instance's number in its scale set (its Uniform instance id).
     pub instance_id: u64,
+    /// From [`identity`].
+    pub identity: &'a Identity,
     pub created: u64,
     pub model_version: u64,
     pub bind_address: Ipv4Addr,
 }
 
-/// The instance row and its NIC rows (private IPs and NAT indices allocated by the caller's
-/// `allocate` callback results passed in `nic_addresses`).
+/// The instance row and its NIC rows (built by [`build_nics`]).
 pub fn instance_rows(n: &NewInstance<'_>, nics: Vec<Value>) -> (Resource, Vec<Resource>) {
     let vmss = n.vmss_doc;
-    let name = format!("{}_{}", n.vmss_id.name(), n.instance_id);
-    let id = n
-        .vmss_id
-        .child("virtualMachines", &n.instance_id.to_string());
+    let Identity {
+        id,
+        name,
+        instance_id,
+        type_name,
+    } = n.identity.clone();
     let profile = &vmss["properties"]["virtualMachineProfile"];
     let prefix = profile["osProfile"]["computerNamePrefix"]
         .as_str()
@@ -146,9 +167,9 @@ pub fn instance_rows(n: &NewInstance<'_>, nics: Vec<Value>) -> (Resource, Vec<Re
     let body = json!({
         "name": name,
         "id": id.to_string(),
-        "type": VM_TYPE,
+        "type": type_name,
         "location": vmss["location"],
-        "instanceId": n.instance_id.to_string(),
+        "instanceId": instance_id,
         "sku": {"name": vmss["sku"]["name"], "tier": vmss["sku"]["tier"]},
         "properties": {
             "latestModelApplied": true,
@@ -160,9 +181,11 @@ pub fn instance_rows(n: &NewInstance<'_>, nics: Vec<Value>) -> (Resource, Vec<Re
             "networkProfile": {"networkInterfaces": nic_refs},
             "networkProfileConfiguration": {"networkInterfaceConfigurations": profile["networkProfile"]["networkInterfaceConfigurations"]},
             "protectionPolicy": {"protectFromScaleIn": false, "protectFromScaleSetActions": false},
+            "virtualMachineScaleSet": {"id": n.vmss_id.to_string()},
             "timeCreated": crate::store::now(),
         },
         INTERNAL: {
+            "scaleSet": n.vmss_id.key(),
             "modelVersion": n.model_version,
             "model": profile,
             "power": "running",
@@ -175,7 +198,7 @@ pub fn instance_rows(n: &NewInstance<'_>, nics: Vec<Value>) -> (Resource, Vec<Re
         id: id.to_string(),
         subscription: n.vmss_id.subscription.clone(),
         resource_group: n.vmss_id.resource_group.clone(),
-        type_name: VM_TYPE.into(),
+        type_name: type_name.into(),
         name,
         body,
         etag: crate::api::resources::groups::new_etag(),
@@ -195,25 +218,79 @@ pub fn instance_rows(n: &NewInstance<'_>, nics: Vec<Value>) -> (Resource, Vec<Re
     (row, nic_rows)
 }
 
+/// Who a new instance is.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub id: ResourceId,
+    pub name: String,
+    /// `instanceId` as the API reports it.
+    pub instance_id: String,
+    pub type_name: &'static str,
+}
+
+/// A new instance's id, name, `instanceId` and type: Uniform instances live below the
+/// scale set (`.../virtualMachines/3`, `web_3`); Flexible ones are virtual machines named
+/// `{scale set}_{8 hex}`.
+pub fn identity(vmss_id: &ResourceId, vmss_doc: &Value, n: u64) -> Identity {
+    if vmss_doc["properties"]["orchestrationMode"] == "Flexible" {
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        let name = format!("{}_{suffix}", vmss_id.name());
+        let id = ResourceId::new(
+            &vmss_id.subscription,
+            vmss_id.resource_group.as_deref(),
+            "Microsoft.Compute",
+            vec![("virtualMachines".into(), name.clone())],
+        );
+        Identity {
+            id,
+            name: name.clone(),
+            instance_id: name,
+            type_name: FLEX_VM_TYPE,
+        }
+    } else {
+        Identity {
+            id: vmss_id.child("virtualMachines", &n.to_string()),
+            name: format!("{}_{n}", vmss_id.name()),
+            instance_id: n.to_string(),
+            type_name: VM_TYPE,
+        }
+    }
+}
+
 /// Builds the NIC documents of an instance from the model's NIC configurations.
 /// `private_ip` allocates an address in a subnet; `nat_index` a NAT-pool index.
 pub async fn build_nics(
     cx: &mut WriteCx<'_>,
     vmss_id: &ResourceId,
     vmss_doc: &Value,
-    instance_id: u64,
+    vm_id: &ResourceId,
     taken_ips: &mut Vec<(String, Ipv4Addr)>,
     taken_nat: &mut Vec<(String, u32)>,
 ) -> ArmResult<Vec<Value>> {
-    let vm_id = vmss_id.child("virtualMachines", &instance_id.to_string());
+    let flexible = vmss_doc["properties"]["orchestrationMode"] == "Flexible";
     let configs = vmss_doc["properties"]["virtualMachineProfile"]["networkProfile"]["networkInterfaceConfigurations"]
         .as_array()
         .cloned()
         .unwrap_or_default();
     let mut nics = Vec::new();
     for config in configs {
-        let nic_name = config["name"].as_str().unwrap_or("nic").to_string();
-        let nic_id = vm_id.child("networkInterfaces", &nic_name).to_string();
+        let config_name = config["name"].as_str().unwrap_or("nic");
+        // Flexible instances get ordinary NICs; Uniform ones NICs below the instance.
+        let (nic_name, nic_id) = if flexible {
+            let name = format!("{}-{config_name}", vm_id.name());
+            let id = ResourceId::new(
+                &vmss_id.subscription,
+                vmss_id.resource_group.as_deref(),
+                "Microsoft.Network",
+                vec![("networkInterfaces".into(), name.clone())],
+            );
+            (name, id.to_string())
+        } else {
+            (
+                config_name.to_string(),
+                vm_id.child("networkInterfaces", config_name).to_string(),
+            )
+        };
         let mut ip_configs = Vec::new();
         for ipc in config["properties"]["ipConfigurations"]
             .as_array()

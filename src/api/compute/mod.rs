@@ -5,4 +5,5 @@ pub mod images;
 pub mod instances;
 pub mod model;
 pub mod scale_set;
+pub mod virtual_machine;
 pub mod vm;

@@ -88,8 +88,8 @@ impl ResourceType for ScaleSets {
         doc[INTERNAL] = internal;
         doc["properties"]["provisioningState"] = json!("Succeeded");
 
-        if model::orchestration_mode(&doc) == "Uniform" {
-            scale_to(cx, &mut doc).await?;
+        scale_to(cx, &mut doc).await?;
+        {
             if profile_changed && doc["properties"]["upgradePolicy"]["mode"] == "Automatic" {
                 let all: Vec<String> = instances::list_rows(cx, &cx.id.clone())
                     .await?
@@ -236,11 +236,12 @@ async fn scale_to(cx: &mut WriteCx<'_>, doc: &mut Value) -> ArmResult<()> {
     let vmss_id = cx.id.clone();
     let rows = instances::list_rows(cx, &vmss_id).await?;
     let want = model::capacity(doc) as usize;
+    let flexible = model::orchestration_mode(doc) == "Flexible";
     if rows.len() > want {
         let facts: Vec<InstanceFacts> = rows
             .iter()
             .map(|r| InstanceFacts {
-                instance_id: instances::instance_number(&r.body),
+                instance_id: if flexible { r.body[INTERNAL]["created"].as_u64().unwrap_or(0) } else { instances::instance_number(&r.body) },
                 created: r.body[INTERNAL]["created"].as_u64().unwrap_or(0),
                 protected_from_scale_in: r.body["properties"]["protectionPolicy"]["protectFromScaleIn"] == true,
             })
@@ -268,11 +269,12 @@ async fn scale_to(cx: &mut WriteCx<'_>, doc: &mut Value) -> ArmResult<()> {
         let model_version = internal["modelVersion"].as_u64().unwrap_or(1);
         let bind_address = instances::allocate_bind_address(cx, &taken_addresses).await?;
         taken_addresses.push(bind_address);
+        let identity = instances::identity(&vmss_id, doc, instance_id);
         let nics = instances::build_nics(
             cx,
             &vmss_id,
             doc,
-            instance_id,
+            &identity.id,
             &mut taken_ips,
             &mut taken_nat,
         )
@@ -281,6 +283,7 @@ async fn scale_to(cx: &mut WriteCx<'_>, doc: &mut Value) -> ArmResult<()> {
             vmss_id: &vmss_id,
             vmss_doc: doc,
             instance_id,
+            identity: &identity,
             created,
             model_version,
             bind_address,

@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::arm::resource_type::WriteCx;
 use crate::arm::resources as generic;
 use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId, list};
-use crate::store::{Resource, ResourceQuery, resources};
+use crate::store::{Resource, resources};
 
 /// Instance-level actions Azure offers (lower case, as matched).
 const INSTANCE_ACTIONS: &[&str] = &[
@@ -158,27 +158,12 @@ fn instance_ids(req: &ArmRequest) -> ArmResult<Option<Vec<String>>> {
 
 async fn instance_rows(app: &App, vmss: &ResourceId) -> ArmResult<Vec<Resource>> {
     generic::get_stored(app, vmss).await?;
-    let q = ResourceQuery {
-        subscription: vmss.subscription.clone(),
-        resource_group: vmss.resource_group.clone(),
-        type_name: Some(instances::VM_TYPE.into()),
-    };
-    let prefix = format!("{}/virtualmachines/", vmss.key());
-    let mut rows: Vec<Resource> = app
-        .store
-        .list(&q)
-        .await?
-        .into_iter()
-        .filter(|r| r.key().starts_with(&prefix))
-        .collect();
-    rows.sort_by_key(|r| instances::instance_number(&r.body));
-    Ok(rows)
+    let mut conn = app.store.pool().acquire().await?;
+    Ok(instances::rows_of(&mut conn, &vmss.key()).await?)
 }
 
 async fn instance_row(app: &App, vmss: &ResourceId, instance: &str) -> ArmResult<Resource> {
-    generic::get_stored(app, vmss).await?;
-    let id = vmss.child("virtualMachines", instance);
-    app.store.get(&id.key()).await?.ok_or_else(|| {
+    instance_rows(app, vmss).await?.into_iter().find(|r| instances::matches_instance(r, instance)).ok_or_else(|| {
         ArmError::not_found(
             "NotFound",
             format!("The entity was not found in this Azure location. Instance '{instance}' of scale set '{}' does not exist.", vmss.name()),
@@ -206,11 +191,10 @@ async fn nics_of(app: &App, row: &Resource) -> ArmResult<Vec<Value>> {
 
 /// An instance as clients see it: `latestModelApplied` against the scale set's model version.
 pub async fn render_instance(app: &App, row: &Resource, expand_view: bool) -> ArmResult<Value> {
-    let vmss_key = row
-        .key()
-        .rsplit_once("/virtualmachines/")
-        .map(|(v, _)| v.to_string())
-        .unwrap_or_default();
+    let vmss_key = row.body[INTERNAL]["scaleSet"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let current = app
         .store
         .get(&vmss_key)
@@ -287,9 +271,9 @@ async fn put_instance(
     instance: &str,
 ) -> ArmResult<Response> {
     let body = req.json_object()?;
-    let id = vmss.child("virtualMachines", instance);
+    let key = instance_row(app, vmss, instance).await?.key();
     let mut w = app.store.write().await?;
-    let mut row = resources::get(&mut w.tx, &id.key()).await?.ok_or_else(|| {
+    let mut row = resources::get(&mut w.tx, &key).await?.ok_or_else(|| {
         ArmError::not_found("NotFound", format!("Instance '{instance}' does not exist."))
     })?;
     req.check_preconditions(Some(&row.etag))?;
@@ -344,7 +328,7 @@ pub async fn act(
         Some(ids) => {
             let mut sel = Vec::new();
             for id in ids {
-                let row = rows.iter().find(|r| r.body["instanceId"].as_str() == Some(id.as_str())).ok_or_else(|| {
+                let row = rows.iter().find(|r| instances::matches_instance(r, id)).ok_or_else(|| {
                     ArmError::bad_request("InvalidParameter", format!("The provided instanceId {id} is not an active Virtual Machine Scale Set VM instanceId.")).with_target("instanceIds")
                 })?;
                 sel.push(row);
@@ -412,10 +396,7 @@ pub async fn apply_latest_model(
     let version = vmss_doc[INTERNAL]["modelVersion"].as_u64().unwrap_or(1);
     let vmss_id = cx.id.clone();
     for mut row in instances::list_rows(cx, &vmss_id).await? {
-        if !ids
-            .iter()
-            .any(|i| Some(i.as_str()) == row.body["instanceId"].as_str())
-        {
+        if !ids.iter().any(|i| instances::matches_instance(&row, i)) {
             continue;
         }
         let internal = &mut row.body[INTERNAL];
