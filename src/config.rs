@@ -48,7 +48,11 @@ pub struct ServeConfig {
     pub instance_exe: Option<PathBuf>,
     /// Run an image's instances as a command: `--image-command 'Ubuntu2204=python3 -m http.server $PORT'`
     /// (repeatable; in the environment, `;`-separated).
-    #[arg(long = "image-command", env = "ARMLET_IMAGE_COMMANDS", value_delimiter = ';')]
+    #[arg(
+        long = "image-command",
+        env = "ARMLET_IMAGE_COMMANDS",
+        value_delimiter = ';'
+    )]
     pub image_commands: Vec<String>,
     /// Real seconds an instance gets between SIGTERM and SIGKILL when it is stopped.
     #[arg(long, env = "ARMLET_TERMINATION_GRACE", default_value_t = 10.0)]

@@ -42,6 +42,9 @@ pub fn spawn(app: &AppState, id: String) {
 async fn work(app: &AppState, op: &Operation) -> ArmResult<()> {
     match op.kind.as_str() {
         groups::DELETE_KIND => groups::delete_worker(app, &op.target).await,
+        crate::arm::resources::PROVISION_KIND => {
+            crate::arm::resources::provision_worker(app, &op.target).await
+        }
         other => Err(ArmError::internal(format!(
             "unknown operation kind {other}"
         ))),
