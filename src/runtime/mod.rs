@@ -2,4 +2,5 @@
 //! health probes, the data-plane proxy, autoscale and upgrades.
 
 pub mod clock;
+pub mod instance;
 pub mod ports;
