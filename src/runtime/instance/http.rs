@@ -2,7 +2,7 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /` | 200 JSON naming the instance (name, id, scale set, private IP, model version, port) |
+//! | `GET /` | 200 JSON naming the instance (name, id, scale set, private IP, model version, port, requests in flight) |
 //! | `GET /health` | 200 `healthy`, or 503 `unhealthy` after `POST /admin/unhealthy` (until `POST /admin/healthy`) |
 //! | `GET /burn?seconds=N&percent=P` | burns CPU on a thread for N s (default 10) at P % of a core (default 100); also `POST /admin/cpu` |
 //! | `GET /slow?ms=N` | answers after N ms (at most 10 minutes): in-flight requests for drain tests |
@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,8 @@ pub struct Shared {
     healthy: AtomicBool,
     /// CPU burners currently running.
     burning: AtomicUsize,
+    /// Requests being served (on every port), so drains can be observed.
+    in_flight: AtomicUsize,
     /// Static files served for unknown paths.
     www_root: PathBuf,
     started: Instant,
@@ -57,6 +60,7 @@ impl Shared {
             identity,
             healthy: AtomicBool::new(true),
             burning: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
             www_root,
             started: Instant::now(),
         }
@@ -82,14 +86,35 @@ pub fn router(shared: Arc<Shared>, port: PortSpec) -> Router {
         .route("/admin/cpu", post(burn))
         .route("/slow", get(slow))
         .fallback(static_file)
-        .with_state(PortState { shared, port })
-        .layer(axum::middleware::map_response(move |mut res: Response| {
-            let name = name.clone();
+        .with_state(PortState {
+            shared: shared.clone(),
+            port,
+        })
+        .layer(axum::middleware::from_fn(move |req, next: Next| {
+            let (shared, name) = (shared.clone(), name.clone());
             async move {
+                let _in_flight = InFlight::enter(&shared);
+                let mut res = next.run(req).await;
                 res.headers_mut().insert("x-armlet-instance", name);
                 res
             }
         }))
+}
+
+/// Counts a request as in flight until dropped (also when the client goes away).
+struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    fn enter(shared: &Arc<Shared>) -> Self {
+        shared.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(shared.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 async fn identity(State(s): State<PortState>) -> Json<serde_json::Value> {
@@ -106,6 +131,8 @@ async fn identity(State(s): State<PortState>) -> Json<serde_json::Value> {
         "scheme": s.port.kind.to_string(),
         "healthy": s.shared.healthy.load(Ordering::Relaxed),
         "cpuBurners": s.shared.burning.load(Ordering::Relaxed),
+        // Other requests in flight (this one excluded).
+        "inFlight": s.shared.in_flight.load(Ordering::Relaxed).saturating_sub(1),
         "uptimeSeconds": s.shared.started.elapsed().as_secs(),
         "pid": std::process::id(),
     }))

@@ -28,6 +28,10 @@
 //! | `ARMLET_INSTANCE_DIR` | the instance's working directory |
 //! | `ARMLET_ROOT` | `<instance dir>/root`: where absolute paths of a cloud-config are re-rooted |
 //! | `PORT` | the bound port of the first `http` port (else of the first port), if any |
+//! | `ARMLET_CLOUD_CONFIG` | cloud-config instances only: the parsed config the boot phase runs |
+//!
+//! The built-in app also reads `ARMLET_DRAIN_SECONDS` (default 30): how long in-flight
+//! requests may take after SIGTERM. armlet's own `ARMLET_*` settings are not passed on.
 //!
 //! `docs/instance-contract.md` is the user-facing version of this contract.
 //!
