@@ -27,6 +27,10 @@ pub enum Command {
     Serve(ServeConfig),
     /// Print `export` lines that point the `az` CLI at armlet: `eval "$(armlet az-env)"`.
     AzEnv(AzEnvConfig),
+    /// Run the built-in instance app (armlet starts this for scale-set instances; it is
+    /// configured by the `ARMLET_*` instance environment, see docs/instance-contract.md).
+    #[command(hide = true)]
+    InstanceApp,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -192,6 +196,12 @@ mod tests {
             ..cfg
         };
         assert!(cfg.validate().is_ok());
+    }
+
+    #[test]
+    fn instance_app_is_a_subcommand() {
+        let cli = Cli::try_parse_from(["armlet", "instance-app"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::InstanceApp)));
     }
 
     #[test]

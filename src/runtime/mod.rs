@@ -2,6 +2,7 @@
 //! health probes, the data-plane proxy, autoscale and upgrades.
 
 pub mod clock;
+pub mod instance;
 pub mod plan;
 pub mod ports;
 pub mod view;
