@@ -1,5 +1,7 @@
 //! The runtime that makes armlet real: the clock, and (as they land) instance processes,
-//! health probes, the data-plane proxy, autoscale and upgrades.
+//! health probes ([`probe`]), the data-plane proxy ([`proxy`]), autoscale and upgrades.
 
 pub mod clock;
 pub mod ports;
+pub mod probe;
+pub mod proxy;
