@@ -94,7 +94,7 @@ impl Prober {
         });
         if !forget.is_empty() {
             self.board
-                .update(|m| forget.iter().fold(false, |c, k| m.remove(k).is_some() || c));
+                .update(|m| forget.iter().filter(|k| m.remove(*k).is_some()).count() > 0);
         }
         let mut errors = Vec::new();
         for (key, target) in wanted {
