@@ -44,6 +44,8 @@ pub struct InstancePlan {
     /// The instance row's lower-case id.
     pub key: String,
     pub scale_set: String,
+    /// The scale set's lower-case id.
+    pub scale_set_id: String,
     pub instance_id: String,
     pub name: String,
     pub private_ip: Ipv4Addr,
@@ -400,6 +402,10 @@ fn instance_plan(row: &Value) -> Option<InstancePlan> {
     Some(InstancePlan {
         key: id,
         scale_set,
+        scale_set_id: internal["scaleSet"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
         instance_id: row["instanceId"].as_str()?.to_string(),
         name: row["name"].as_str()?.to_string(),
         private_ip: Ipv4Addr::UNSPECIFIED,

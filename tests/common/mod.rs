@@ -34,7 +34,10 @@ impl TestArmlet {
         Self::start_with(config, dir).await
     }
 
-    pub async fn start_with(config: ServeConfig, dir: tempfile::TempDir) -> Self {
+    pub async fn start_with(mut config: ServeConfig, dir: tempfile::TempDir) -> Self {
+        // Instances run the built-in app from the armlet binary, not from the test binary.
+        config.instance_exe = Some(env!("CARGO_BIN_EXE_armlet").into());
+        config.termination_grace = 3.0;
         let armlet = Armlet::start(config).await.expect("armlet starts");
         let client = client_for(&armlet.ca_cert());
         TestArmlet {

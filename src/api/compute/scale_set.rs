@@ -18,6 +18,9 @@ use crate::model::merge::{merge, strip_nulls};
 
 pub const TYPE: &str = "Microsoft.Compute/virtualMachineScaleSets";
 
+/// How long instances may take to start before provisioning fails.
+const PROVISION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 pub struct ScaleSets;
 
 #[async_trait]
@@ -105,6 +108,43 @@ impl ResourceType for ScaleSets {
             }
         }
         Ok(doc)
+    }
+
+    fn asynchronous(&self) -> bool {
+        true
+    }
+
+    /// Provisioned when the runtime has started a process of the current generation for
+    /// every instance that should run.
+    async fn provision(&self, app: &Arc<App>, id: &ResourceId) -> ArmResult<()> {
+        let key = id.key();
+        let deadline = tokio::time::Instant::now() + PROVISION_TIMEOUT;
+        loop {
+            let rows = {
+                let mut conn = app.store.pool().acquire().await?;
+                instances::rows_of(&mut conn, &key).await?
+            };
+            let plan = app.runtime.plan.load();
+            let planned = rows.iter().all(|r| {
+                plan.instances.iter().any(|i| {
+                    i.key == r.key()
+                        && Some(i.generation) == r.body[INTERNAL]["generation"].as_u64()
+                })
+            });
+            if planned && app.runtime.converged(|i| i.scale_set_id == key).await {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline || app.shutdown.is_cancelled() {
+                return Err(ArmError::conflict(
+                    "OSProvisioningTimedOut",
+                    format!(
+                        "The instances of scale set '{}' did not start within {PROVISION_TIMEOUT:?}.",
+                        id.name()
+                    ),
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     async fn before_delete(&self, cx: &mut WriteCx<'_>, _doc: &Value) -> ArmResult<()> {

@@ -14,11 +14,10 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use super::instance::{self, InstanceSpec, InstanceStatus, PortSpec, Supervisor};
+use super::instance::{self, InstanceSpec, InstanceStatus, PortSpec};
 use super::plan::{self, InstancePlan, Plan, State};
-use super::probe::{ProbeKey, ProbeProtocol, ProbeTarget, Prober};
-use super::proxy::{self, Proxy, RoutingTable};
-use super::Runtime;
+use super::probe::{ProbeKey, ProbeProtocol, ProbeTarget};
+use super::proxy::{self, RoutingTable};
 use crate::app::App;
 
 /// The requeue interval: a pass runs at least this often even without changes.
@@ -39,7 +38,10 @@ pub async fn run(app: Arc<App>) {
     let rt = app.runtime.clone();
     match rt.supervisor.cleanup_orphans().await {
         Ok(0) => {}
-        Ok(n) => tracing::info!(count = n, "stopped instance processes left by a previous run"),
+        Ok(n) => tracing::info!(
+            count = n,
+            "stopped instance processes left by a previous run"
+        ),
         Err(e) => tracing::warn!(error = %e, "cleaning up orphaned instance processes"),
     }
     let mut changes = app.changes.subscribe();
@@ -80,7 +82,11 @@ pub async fn reconcile(app: &App) -> anyhow::Result<()> {
     let _one_at_a_time = rt.pass.lock().await;
     let state = load_state(app).await?;
     let plan = plan::plan(&state, rt.ports);
-    let running: Vec<&InstancePlan> = plan.instances.iter().filter(|i| i.power == "running").collect();
+    let running: Vec<&InstancePlan> = plan
+        .instances
+        .iter()
+        .filter(|i| i.power == "running")
+        .collect();
 
     // 1. Routing and probes first: only instances that should run are backends.
     let live = |key: &str| running.iter().any(|i| i.key == key);
@@ -100,11 +106,21 @@ pub async fn reconcile(app: &App) -> anyhow::Result<()> {
     for inst in &plan.instances {
         let want_running = inst.power == "running";
         let current = started.get(&inst.key).cloned();
-        let is_running = matches!(rt.supervisor.status(&inst.key), Some(InstanceStatus::Running { .. }));
-        let same = current.as_ref().is_some_and(|c| c.generation == inst.generation && c.spec_ports == inst.ports);
-        let exited = matches!(rt.supervisor.status(&inst.key), Some(InstanceStatus::Exited { .. }));
+        let is_running = matches!(
+            rt.supervisor.status(&inst.key),
+            Some(InstanceStatus::Running { .. })
+        );
+        let same = current
+            .as_ref()
+            .is_some_and(|c| c.generation == inst.generation && c.spec_ports == inst.ports);
+        let exited = matches!(
+            rt.supervisor.status(&inst.key),
+            Some(InstanceStatus::Exited { .. })
+        );
         if want_running && (!same || (!is_running && !exited)) {
-            let reimage = current.as_ref().is_some_and(|c| c.reimages != inst.reimages);
+            let reimage = current
+                .as_ref()
+                .is_some_and(|c| c.reimages != inst.reimages);
             let spec = match instance_spec(app, inst) {
                 Ok(s) => s,
                 Err(e) => {
@@ -112,7 +128,14 @@ pub async fn reconcile(app: &App) -> anyhow::Result<()> {
                     continue;
                 }
             };
-            started.insert(inst.key.clone(), Started { generation: inst.generation, reimages: inst.reimages, spec_ports: inst.ports.clone() });
+            started.insert(
+                inst.key.clone(),
+                Started {
+                    generation: inst.generation,
+                    reimages: inst.reimages,
+                    spec_ports: inst.ports.clone(),
+                },
+            );
             let sup = rt.supervisor.clone();
             let grace = rt.grace;
             let key = inst.key.clone();
@@ -162,7 +185,7 @@ pub async fn reconcile(app: &App) -> anyhow::Result<()> {
 /// What the reconciler last started for an instance.
 #[derive(Debug, Clone)]
 pub struct Started {
-    generation: u64,
+    pub generation: u64,
     reimages: u64,
     spec_ports: Vec<plan::InstancePort>,
 }
@@ -185,7 +208,10 @@ fn routing_table(plan: &Plan, live: &dyn Fn(&str) -> bool) -> RoutingTable {
                 .map(|b| proxy::Backend {
                     key: b.instance.clone(),
                     addr: b.addr,
-                    probe: b.probe.as_ref().map(|(p, i)| ProbeKey::new(p.clone(), i.clone())),
+                    probe: b
+                        .probe
+                        .as_ref()
+                        .map(|(p, i)| ProbeKey::new(p.clone(), i.clone())),
                 })
                 .collect(),
             distribution: match f.distribution {
@@ -260,7 +286,9 @@ fn image_command(app: &App, image: &Value) -> Option<Vec<String>> {
     let alias = crate::api::compute::images::alias_of(image)?;
     app.config.image_commands.iter().find_map(|m| {
         let (a, cmd) = m.split_once('=')?;
-        a.trim().eq_ignore_ascii_case(alias).then(|| vec!["sh".to_string(), "-c".to_string(), cmd.trim().to_string()])
+        a.trim()
+            .eq_ignore_ascii_case(alias)
+            .then(|| vec!["sh".to_string(), "-c".to_string(), cmd.trim().to_string()])
     })
 }
 
