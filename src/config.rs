@@ -47,6 +47,11 @@ pub struct ServeConfig {
     /// Azure seconds per real second for the runtime's clock (60: a minute of Azure time per second).
     #[arg(long, env = "ARMLET_TIME_SCALE", default_value_t = 1.0)]
     pub time_scale: f64,
+    /// Which loopback /16 blocks armlet hands out: public IPs from 127.B.0.0/16, instance NICs
+    /// from 127.(B+1).0.0/16, internal frontends from 127.(B+2).0.0/16. Give two armlets on one
+    /// machine different blocks.
+    #[arg(long, env = "ARMLET_ADDRESS_BLOCK", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=252))]
+    pub address_block: u8,
     /// The binary instances run the built-in instance app from [default: this armlet binary].
     #[arg(long, env = "ARMLET_INSTANCE_EXE")]
     pub instance_exe: Option<PathBuf>,
@@ -107,6 +112,7 @@ impl Default for ServeConfig {
             data_dir: None,
             in_memory: false,
             time_scale: 1.0,
+            address_block: 1,
             instance_exe: None,
             image_commands: Vec::new(),
             termination_grace: 10.0,

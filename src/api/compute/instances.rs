@@ -16,8 +16,11 @@ pub const VM_TYPE: &str = "Microsoft.Compute/virtualMachineScaleSets/virtualMach
 /// A Flexible scale set's instance: an ordinary virtual machine.
 pub const FLEX_VM_TYPE: &str = "Microsoft.Compute/virtualMachines";
 pub const NIC_TYPE: &str = "Microsoft.Network/networkInterfaces";
-/// Instance NICs bind loopback addresses from 127.2.0.0/16 (see the README's Addresses).
-pub const INSTANCE_ADDRESS_POOL: (Ipv4Addr, u32) = (Ipv4Addr::new(127, 2, 0, 0), 16);
+/// Instance NICs bind loopback addresses from 127.(B+1).0.0/16, B being `--address-block`
+/// (see the README's Addresses).
+pub fn instance_address_pool(address_block: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, address_block + 1, 0, 0)
+}
 
 /// Internal fields of stored documents, never rendered.
 pub const INTERNAL: &str = "_armlet";
@@ -77,8 +80,8 @@ pub async fn allocate_bind_address(
     taken_now: &[Ipv4Addr],
 ) -> ArmResult<Ipv4Addr> {
     let used = used_bind_addresses(cx).await?;
-    let base = u32::from(INSTANCE_ADDRESS_POOL.0);
-    let size = 1u32 << (32 - INSTANCE_ADDRESS_POOL.1);
+    let base = u32::from(instance_address_pool(cx.app.config.address_block));
+    let size = 1u32 << 16;
     (1..size - 1)
         .map(|i| Ipv4Addr::from(base + i))
         .find(|a| !used.contains(a) && !taken_now.contains(a))
