@@ -13,6 +13,8 @@ use tokio_util::task::TaskTracker;
 use crate::api::identity::Tokens;
 use crate::arm::resource_type::Registry;
 use crate::config::{ServeConfig, default_data_dir};
+use crate::runtime::Runtime;
+use crate::runtime::clock::Clock;
 use crate::store::Store;
 use crate::tls::TlsFiles;
 
@@ -27,6 +29,8 @@ pub struct App {
     pub tokens: Tokens,
     /// The resource types served under `/providers/{namespace}`.
     pub registry: Registry,
+    /// Instance processes, probes and the proxy.
+    pub runtime: Arc<Runtime>,
     /// Cancelled on shutdown; background loops watch it (or a child of it).
     pub shutdown: CancellationToken,
     /// Every spawned background task, so shutdown can wait for them.
@@ -63,6 +67,20 @@ impl App {
             .await?;
         let secret = std::fs::read(tls.token_key())?;
         let tokens = Tokens::new(&secret, &config.identity.tenant_id);
+        let shutdown = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let instance_exe = match &config.instance_exe {
+            Some(exe) => exe.clone(),
+            None => std::env::current_exe()?,
+        };
+        let runtime = Arc::new(Runtime::start(
+            Clock::new(config.time_scale),
+            data_dir.join("instances"),
+            instance_exe,
+            Duration::from_secs_f64(config.termination_grace),
+            &shutdown,
+            &tasks,
+        )?);
         let app = Arc::new(App {
             config,
             data_dir,
@@ -70,12 +88,15 @@ impl App {
             tls,
             tokens,
             registry: crate::api::registry(),
-            shutdown: CancellationToken::new(),
-            tasks: TaskTracker::new(),
+            runtime,
+            shutdown,
+            tasks,
             changes: tokio::sync::watch::Sender::new(0),
             _temp_dir: temp_dir,
         });
         crate::api::operations::resume(&app).await?;
+        app.tasks
+            .spawn(crate::runtime::reconciler::run(app.clone()));
         Ok(app)
     }
 }
@@ -114,11 +135,10 @@ pub async fn run(
         .await?;
     app.shutdown.cancel();
     app.tasks.close();
-    if tokio::time::timeout(Duration::from_secs(10), app.tasks.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("background tasks did not stop within 10 s");
+    // Instances get their grace period to drain before the wait gives up.
+    let limit = Duration::from_secs_f64(app.config.termination_grace) + Duration::from_secs(10);
+    if tokio::time::timeout(limit, app.tasks.wait()).await.is_err() {
+        tracing::warn!("background tasks did not stop within {limit:?}");
     }
     Ok(())
 }

@@ -27,6 +27,10 @@ pub enum Command {
     Serve(ServeConfig),
     /// Print `export` lines that point the `az` CLI at armlet: `eval "$(armlet az-env)"`.
     AzEnv(AzEnvConfig),
+    /// Run the built-in instance app (armlet starts this for scale-set instances; it is
+    /// configured by the `ARMLET_*` instance environment, see docs/instance-contract.md).
+    #[command(hide = true)]
+    InstanceApp,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -43,6 +47,25 @@ pub struct ServeConfig {
     /// Azure seconds per real second for the runtime's clock (60: a minute of Azure time per second).
     #[arg(long, env = "ARMLET_TIME_SCALE", default_value_t = 1.0)]
     pub time_scale: f64,
+    /// Which loopback /16 blocks armlet hands out: public IPs from 127.B.0.0/16, instance NICs
+    /// from 127.(B+1).0.0/16, internal frontends from 127.(B+2).0.0/16. Give two armlets on one
+    /// machine different blocks.
+    #[arg(long, env = "ARMLET_ADDRESS_BLOCK", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=252))]
+    pub address_block: u8,
+    /// The binary instances run the built-in instance app from [default: this armlet binary].
+    #[arg(long, env = "ARMLET_INSTANCE_EXE")]
+    pub instance_exe: Option<PathBuf>,
+    /// Run an image's instances as a command: `--image-command 'Ubuntu2204=python3 -m http.server $PORT'`
+    /// (repeatable; in the environment, `;`-separated).
+    #[arg(
+        long = "image-command",
+        env = "ARMLET_IMAGE_COMMANDS",
+        value_delimiter = ';'
+    )]
+    pub image_commands: Vec<String>,
+    /// Real seconds an instance gets between SIGTERM and SIGKILL when it is stopped.
+    #[arg(long, env = "ARMLET_TERMINATION_GRACE", default_value_t = 10.0)]
+    pub termination_grace: f64,
     /// Allow listening on a non-loopback address.
     #[arg(long, env = "ARMLET_ALLOW_REMOTE")]
     pub allow_remote: bool,
@@ -89,6 +112,10 @@ impl Default for ServeConfig {
             data_dir: None,
             in_memory: false,
             time_scale: 1.0,
+            address_block: 1,
+            instance_exe: None,
+            image_commands: Vec::new(),
+            termination_grace: 10.0,
             allow_remote: false,
             identity: IdentityConfig::default(),
             log_format: "text".into(),
@@ -122,6 +149,14 @@ impl ServeConfig {
                 "refusing to listen on non-loopback address {} (armlet accepts any credentials); pass --allow-remote to do it anyway",
                 self.listen
             );
+        }
+        if !(self.termination_grace.is_finite() && self.termination_grace >= 0.0) {
+            anyhow::bail!("--termination-grace must be a non-negative number of seconds");
+        }
+        for m in &self.image_commands {
+            if !m.contains('=') {
+                anyhow::bail!("--image-command takes ALIAS=COMMAND, got {m:?}");
+            }
         }
         if !(self.time_scale.is_finite() && self.time_scale > 0.0) {
             anyhow::bail!(
@@ -167,6 +202,12 @@ mod tests {
             ..cfg
         };
         assert!(cfg.validate().is_ok());
+    }
+
+    #[test]
+    fn instance_app_is_a_subcommand() {
+        let cli = Cli::try_parse_from(["armlet", "instance-app"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::InstanceApp)));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - [`arm`]: the generic ARM layer (ids, api-version, errors, LROs, listings, ETags, locations).
 //! - [`api`]: routers per provider: identity, Microsoft.Resources, ...
 //! - [`store`]: SQLite through sqlx: resources as JSON documents, operation records.
+//! - [`model`]: value types shared by providers and runtime (durations, merge).
 //! - [`runtime`]: the clock and the runtime that runs instances and carries traffic.
 //! - [`tls`]: the local CA and server certificate.
 //! - [`deploy`]: ARM template deployments: the expression language and (as it lands) the engine.
@@ -19,6 +20,7 @@ pub mod az_env;
 pub mod config;
 pub mod deploy;
 pub mod embedded;
+pub mod model;
 pub mod runtime;
 pub mod store;
 pub mod tls;

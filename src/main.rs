@@ -13,6 +13,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Serve(cfg)) => serve(cfg).await,
+        Some(Command::InstanceApp) => instance_app().await,
         None => serve(cli.serve).await,
     }
 }
@@ -29,6 +30,18 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         addr.port()
     );
     armlet::app::run(app, listener, armlet::app::shutdown_signal()).await
+}
+
+/// The built-in instance app: configured by its environment, logging to stdout (the
+/// instance's log file).
+async fn instance_app() -> anyhow::Result<()> {
+    use armlet::runtime::instance::app;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .with_writer(std::io::stdout)
+        .with_ansi(false)
+        .init();
+    app::run(app::AppConfig::from_env()?, armlet::app::shutdown_signal()).await
 }
 
 fn init_tracing(format: &str) {

@@ -1,7 +1,9 @@
 //! The HTTP surface: identity routes, and one ARM dispatcher that matches ARM URL shapes
 //! case-insensitively and hands each request to its provider.
 
+pub mod compute;
 pub mod identity;
+pub mod network;
 pub mod operations;
 pub mod provider;
 pub mod resources;
@@ -21,12 +23,19 @@ use crate::arm::{ArmError, ArmRequest, ArmResult};
 
 /// Every resource type armlet serves.
 pub fn registry() -> Registry {
-    Registry::default()
+    let mut r = Registry::default();
+    r.register(compute::scale_set::ScaleSets);
+    r.register(compute::virtual_machine::VirtualMachines);
+    r
 }
 
 pub fn router(app: AppState) -> Router {
     Router::new()
         .merge(identity::router())
+        .route(
+            "/armlet/vm-image-aliases.json",
+            axum::routing::get(compute::images::alias_doc),
+        )
         .fallback(arm)
         .layer(middleware::from_fn(request_log))
         .with_state(app)
@@ -193,6 +202,13 @@ async fn subscription_scope(
             only(req, &[Method::GET])?;
             operations::provider_operation(app, req, sub, kind, id).await
         }
+        [
+            "providers",
+            "microsoft.compute",
+            "locations",
+            location,
+            rest @ ..,
+        ] if !rest.is_empty() => compute::images::route(req, sub, location, rest).await,
         ["providers", _, _, ..] => provider::handle(app, req, sub, None, 3).await,
         _ => Err(no_route(req)),
     }

@@ -44,6 +44,9 @@ async fn work(app: &AppState, op: &Operation) -> ArmResult<OperationStatus> {
         groups::DELETE_KIND => done(groups::delete_worker(app, &op.target).await),
         engine::KIND => engine::worker(app, &op.target).await,
         engine::DELETE_KIND => done(engine::delete_worker(app, &op.target).await),
+        crate::arm::resources::PROVISION_KIND => {
+            done(crate::arm::resources::provision_worker(app, &op.target).await)
+        }
         other => Err(ArmError::internal(format!(
             "unknown operation kind {other}"
         ))),

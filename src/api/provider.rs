@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{method_not_allowed, only};
 use crate::app::AppState;
+use crate::arm::lro::{self, Polling};
 use crate::arm::resources::{self as generic, child_of, resolve_type};
 use crate::arm::{ArmRequest, ArmResult, ResourceId, list};
 
@@ -42,17 +43,29 @@ pub async fn handle(
     match &lower[3..] {
         [] => match req.method {
             Method::PUT => {
-                let (doc, created) =
-                    generic::put(app, &id, api_version, req.json_object()?, Some(req)).await?;
-                Ok((
-                    if created {
-                        StatusCode::CREATED
-                    } else {
-                        StatusCode::OK
-                    },
-                    Json(doc),
-                )
-                    .into_response())
+                let out =
+                    generic::put_started(app, &id, api_version, req.json_object()?, Some(req))
+                        .await?;
+                let status = if out.created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                };
+                let location = out.doc["location"].as_str().unwrap_or("eastus").to_string();
+                let response = (status, Json(out.doc)).into_response();
+                Ok(match out.operation {
+                    Some(op) => {
+                        let style = Polling::Provider {
+                            namespace: &id.namespace,
+                            location: &location,
+                        };
+                        lro::with_poll_headers(
+                            response,
+                            &lro::poll_urls(&req.base, sub, &op, api_version, &style),
+                        )
+                    }
+                    None => response,
+                })
             }
             Method::GET | Method::HEAD => Ok(Json(generic::get(app, &id).await?).into_response()),
             Method::PATCH => Ok(Json(generic::patch_tags(app, &id, req).await?).into_response()),

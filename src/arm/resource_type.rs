@@ -97,6 +97,19 @@ pub trait ResourceType: Send + Sync + 'static {
         Ok(doc)
     }
 
+    /// Whether a create or update completes asynchronously: the PUT answers with a
+    /// non-terminal provisioningState and `Azure-AsyncOperation`, and [`Self::provision`] runs
+    /// as the operation.
+    fn asynchronous(&self) -> bool {
+        false
+    }
+
+    /// The asynchronous part of a create or update: returns when the resource is provisioned
+    /// (its provisioningState then becomes Succeeded), or why it failed.
+    async fn provision(&self, _app: &Arc<App>, _id: &ResourceId) -> ArmResult<()> {
+        Ok(())
+    }
+
     /// Requests below the generic shapes: POST actions (`.../{name}/{action}`), deeper
     /// children. `rest` are the lower-cased segments after the resource name.
     async fn route(

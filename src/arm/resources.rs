@@ -14,7 +14,36 @@ use super::request::ArmRequest;
 use super::resource_type::{Child, ResourceType, WriteCx};
 use crate::api::resources::groups;
 use crate::app::App;
-use crate::store::{Resource, ResourceQuery, resources};
+use crate::store::{OperationStatus, Resource, ResourceQuery, operations, resources};
+
+/// The operation kind of an asynchronous create or update.
+pub const PROVISION_KIND: &str = "provision";
+
+/// The worker of an asynchronous create or update: the type's `provision`, then the
+/// provisioningState it ends in.
+pub async fn provision_worker(app: &Arc<App>, target: &str) -> ArmResult<()> {
+    let id = ResourceId::parse(target)?;
+    let ty = resolve_type(app, &id, "")?;
+    let outcome = ty.provision(app, &id).await;
+    let state = if outcome.is_ok() {
+        "Succeeded"
+    } else {
+        "Failed"
+    };
+    let mut w = app.store.write().await?;
+    if let Some(mut row) = resources::get(&mut w.tx, &id.key()).await?
+        && matches!(
+            row.body["properties"]["provisioningState"].as_str(),
+            Some("Creating" | "Updating")
+        )
+    {
+        row.body["properties"]["provisioningState"] = json!(state);
+        resources::put(&mut w.tx, &row).await?;
+        w.commit().await?;
+        app.notify_change();
+    }
+    outcome
+}
 
 /// The resource type of `id` (top-level part), or the error ARM gives for an unknown type.
 pub fn resolve_type(
@@ -56,14 +85,67 @@ pub fn canonical(ty: &dyn ResourceType, id: &ResourceId) -> ResourceId {
     canon
 }
 
-/// Create or update a top-level resource. Returns the rendered document and whether it was created.
+/// The outcome of a create-or-update.
+pub struct PutOutcome {
+    /// The rendered document as stored.
+    pub doc: Value,
+    pub created: bool,
+    /// The operation still provisioning the resource, for asynchronous types.
+    pub operation: Option<String>,
+}
+
+/// Create or update a top-level resource and wait until it is provisioned (what template
+/// deployments need). Returns the rendered document and whether it was created.
 pub async fn put(
-    app: &App,
+    app: &Arc<App>,
+    id: &ResourceId,
+    api_version: &str,
+    body: Map<String, Value>,
+    req: Option<&ArmRequest>,
+) -> ArmResult<(Value, bool)> {
+    let out = put_started(app, id, api_version, body, req).await?;
+    match &out.operation {
+        Some(op) => {
+            wait_operation(app, op).await?;
+            Ok((get(app, id).await?, out.created))
+        }
+        None => Ok((out.doc, out.created)),
+    }
+}
+
+/// Waits for an operation to end; its failure becomes this call's error.
+pub async fn wait_operation(app: &App, op: &str) -> ArmResult<()> {
+    loop {
+        let record = app
+            .store
+            .operation(op)
+            .await?
+            .ok_or_else(|| ArmError::internal(format!("operation {op} vanished")))?;
+        match record.status {
+            OperationStatus::InProgress => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await
+            }
+            OperationStatus::Succeeded => return Ok(()),
+            _ => {
+                let e = record.error.unwrap_or_default();
+                return Err(ArmError::bad_request(
+                    e["code"].as_str().unwrap_or("OperationFailed"),
+                    e["message"].as_str().unwrap_or("The operation failed."),
+                ));
+            }
+        }
+    }
+}
+
+/// Create or update a top-level resource; for an asynchronous type, the returned operation
+/// is still running.
+pub async fn put_started(
+    app: &Arc<App>,
     id: &ResourceId,
     api_version: &str,
     mut body: Map<String, Value>,
     req: Option<&ArmRequest>,
-) -> ArmResult<(Value, bool)> {
+) -> ArmResult<PutOutcome> {
     let ty = resolve_type(app, id, api_version)?;
     let id = canonical(ty.as_ref(), id);
     ty.validate_name(id.name())?;
@@ -125,6 +207,19 @@ pub async fn put(
     let mut doc = ty
         .prepare(&mut cx, existing.as_ref().map(|r| &r.body), body)
         .await?;
+    let operation = if ty.asynchronous() {
+        doc["properties"]["provisioningState"] = json!(if existing.is_some() {
+            "Updating"
+        } else {
+            "Creating"
+        });
+        Some(
+            operations::insert(&mut w.tx, &id.subscription, PROVISION_KIND, &id.to_string())
+                .await?,
+        )
+    } else {
+        None
+    };
     let etag = groups::new_etag();
     doc["etag"] = json!(etag);
     let row = Resource {
@@ -139,7 +234,14 @@ pub async fn put(
     resources::put(&mut w.tx, &row).await?;
     w.commit().await?;
     app.notify_change();
-    Ok((ty.render(app, doc).await?, existing.is_none()))
+    if let Some(op) = &operation {
+        crate::api::operations::spawn(app, op.clone());
+    }
+    Ok(PutOutcome {
+        doc: ty.render(app, doc).await?,
+        created: existing.is_none(),
+        operation,
+    })
 }
 
 /// The group of `id` must exist and not be on its way out; returns its name.
@@ -318,7 +420,7 @@ pub async fn get_child(
 
 /// PUT of one child: the parent is re-validated and stored with the child replaced or added.
 pub async fn put_child(
-    app: &App,
+    app: &Arc<App>,
     parent: &ResourceId,
     api_version: &str,
     child: &Child,
@@ -363,7 +465,7 @@ pub async fn put_child(
 
 /// DELETE of one child; `false` when there was nothing to delete.
 pub async fn delete_child(
-    app: &App,
+    app: &Arc<App>,
     parent: &ResourceId,
     api_version: &str,
     child: &Child,

@@ -117,3 +117,18 @@ pub async fn delete(conn: &mut SqliteConnection, key: &str) -> Result<bool, sqlx
         .await?;
     Ok(done.rows_affected() > 0)
 }
+
+impl Store {
+    /// Every resource of the given types, in every subscription (what the runtime plans from).
+    pub async fn list_types(&self, types: &[&str]) -> Result<Vec<Resource>, sqlx::Error> {
+        let wanted: Vec<String> = types.iter().map(|t| t.to_ascii_lowercase()).collect();
+        let rows = sqlx::query(
+            "SELECT id, subscription, resource_group, type, name, body, etag FROM resources
+             WHERE lower(type) IN (SELECT value FROM json_each(?1)) ORDER BY created_at, key",
+        )
+        .bind(serde_json::to_string(&wanted).unwrap_or_default())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Resource::from_row).collect()
+    }
+}

@@ -34,7 +34,13 @@ impl TestArmlet {
         Self::start_with(config, dir).await
     }
 
-    pub async fn start_with(config: ServeConfig, dir: tempfile::TempDir) -> Self {
+    pub async fn start_with(mut config: ServeConfig, dir: tempfile::TempDir) -> Self {
+        // Instances run the built-in app from the armlet binary, not from the test binary.
+        config.instance_exe = Some(env!("CARGO_BIN_EXE_armlet").into());
+        config.termination_grace = 3.0;
+        // Each armlet of this test process gets its own loopback blocks.
+        static NEXT_BLOCK: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(10);
+        config.address_block = NEXT_BLOCK.fetch_add(3, std::sync::atomic::Ordering::Relaxed);
         let armlet = Armlet::start(config).await.expect("armlet starts");
         let client = client_for(&armlet.ca_cert());
         TestArmlet {

@@ -1,0 +1,9 @@
+//! Microsoft.Compute: virtual machine scale sets whose instances are real local processes,
+//! their instances and NICs, and the VM image catalogue.
+
+pub mod images;
+pub mod instances;
+pub mod model;
+pub mod scale_set;
+pub mod virtual_machine;
+pub mod vm;

@@ -1,0 +1,338 @@
+//! `Microsoft.Compute/virtualMachineScaleSets`: create and update with merge semantics,
+//! capacity changes that create and remove instances (with their NICs), and the model
+//! version that tells which instances run the latest model.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use super::instances::{self, INTERNAL, NewInstance};
+use super::model::{self, InstanceFacts};
+use crate::app::App;
+use crate::arm::resource_type::{ResourceType, WriteCx};
+use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId};
+use crate::model::merge::{merge, strip_nulls};
+
+pub const TYPE: &str = "Microsoft.Compute/virtualMachineScaleSets";
+
+/// How long instances may take to start before provisioning fails.
+const PROVISION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+pub struct ScaleSets;
+
+#[async_trait]
+impl ResourceType for ScaleSets {
+    fn type_name(&self) -> &'static str {
+        TYPE
+    }
+
+    fn api_versions(&self) -> &'static [&'static str] {
+        &[
+            "2024-11-01",
+            "2024-07-01",
+            "2024-03-01",
+            "2023-09-01",
+            "2023-07-01",
+            "2023-03-01",
+            "2022-11-01",
+            "2022-08-01",
+        ]
+    }
+
+    fn validate_name(&self, name: &str) -> ArmResult<()> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && !name.ends_with(['.', '-']);
+        if ok {
+            Ok(())
+        } else {
+            Err(ArmError::bad_request(
+                "InvalidParameter",
+                format!("The value '{name}' of parameter 'name' is invalid. Scale set names are 1-64 letters, digits, '-', '_' and '.', not ending in '.' or '-'."),
+            )
+            .with_target("name"))
+        }
+    }
+
+    async fn prepare(
+        &self,
+        cx: &mut WriteCx<'_>,
+        existing: Option<&Value>,
+        body: Map<String, Value>,
+    ) -> ArmResult<Value> {
+        let mut doc = match existing {
+            Some(e) => {
+                let mut d = e.clone();
+                merge(&mut d, Value::Object(body));
+                d
+            }
+            None => strip_nulls(Value::Object(body)),
+        };
+        coerce_bools(&mut doc["properties"]["virtualMachineProfile"]["networkProfile"]);
+        model::apply_defaults(&mut doc);
+        model::validate(&doc)?;
+        check_references(cx, &doc).await?;
+
+        let profile_changed = existing.is_some_and(|e| {
+            e["properties"]["virtualMachineProfile"] != doc["properties"]["virtualMachineProfile"]
+        });
+        let mut internal = existing
+            .map(|e| e[INTERNAL].clone())
+            .unwrap_or_else(|| json!({"modelVersion": 1, "nextInstanceId": 0, "created": 0}));
+        if profile_changed {
+            internal["modelVersion"] = json!(internal["modelVersion"].as_u64().unwrap_or(1) + 1);
+        }
+        doc[INTERNAL] = internal;
+        doc["properties"]["provisioningState"] = json!("Succeeded");
+
+        scale_to(cx, &mut doc).await?;
+        {
+            if profile_changed && doc["properties"]["upgradePolicy"]["mode"] == "Automatic" {
+                let all: Vec<String> = instances::list_rows(cx, &cx.id.clone())
+                    .await?
+                    .iter()
+                    .map(|r| {
+                        r.body["instanceId"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string()
+                    })
+                    .collect();
+                super::vm::apply_latest_model(cx, &doc, &all).await?;
+            }
+        }
+        Ok(doc)
+    }
+
+    fn asynchronous(&self) -> bool {
+        true
+    }
+
+    /// Provisioned when the runtime has started a process of the current generation for
+    /// every instance that should run.
+    async fn provision(&self, app: &Arc<App>, id: &ResourceId) -> ArmResult<()> {
+        let key = id.key();
+        let deadline = tokio::time::Instant::now() + PROVISION_TIMEOUT;
+        loop {
+            let rows = {
+                let mut conn = app.store.pool().acquire().await?;
+                instances::rows_of(&mut conn, &key).await?
+            };
+            let plan = app.runtime.plan.load();
+            let planned = rows.iter().all(|r| {
+                plan.instances.iter().any(|i| {
+                    i.key == r.key()
+                        && Some(i.generation) == r.body[INTERNAL]["generation"].as_u64()
+                })
+            });
+            if planned && app.runtime.converged(|i| i.scale_set_id == key).await {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline || app.shutdown.is_cancelled() {
+                return Err(ArmError::conflict(
+                    "OSProvisioningTimedOut",
+                    format!(
+                        "The instances of scale set '{}' did not start within {PROVISION_TIMEOUT:?}.",
+                        id.name()
+                    ),
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn before_delete(&self, cx: &mut WriteCx<'_>, _doc: &Value) -> ArmResult<()> {
+        let id = cx.id.clone();
+        for row in instances::list_rows(cx, &id).await? {
+            instances::delete_instance(cx, &row).await?;
+        }
+        Ok(())
+    }
+
+    async fn render(&self, _app: &App, doc: Value) -> ArmResult<Value> {
+        Ok(render(doc))
+    }
+
+    async fn route(
+        &self,
+        app: &Arc<App>,
+        req: &ArmRequest,
+        id: &ResourceId,
+        rest: &[&str],
+    ) -> ArmResult<Response> {
+        super::vm::route(app, req, id, rest).await
+    }
+}
+
+/// The document as clients see it: no internal fields, no secrets (Azure never returns
+/// customData or passwords).
+pub fn render(mut doc: Value) -> Value {
+    if let Some(o) = doc.as_object_mut() {
+        o.remove(INTERNAL);
+    }
+    if let Some(os) = doc["properties"]["virtualMachineProfile"]["osProfile"].as_object_mut() {
+        os.remove("customData");
+        os.remove("adminPassword");
+    }
+    doc
+}
+
+/// `"primary": "true"` (as az's template sends it) → `true`.
+fn coerce_bools(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m.iter_mut() {
+                if matches!(
+                    k.as_str(),
+                    "primary" | "enableAcceleratedNetworking" | "enableIPForwarding"
+                ) && let Some(s) = v.as_str()
+                {
+                    *v = json!(s.eq_ignore_ascii_case("true"));
+                } else {
+                    coerce_bools(v);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(coerce_bools),
+        _ => {}
+    }
+}
+
+/// Every subnet, backend pool, NAT pool and health probe the model names must exist.
+async fn check_references(cx: &mut WriteCx<'_>, doc: &Value) -> ArmResult<()> {
+    let net = &doc["properties"]["virtualMachineProfile"]["networkProfile"];
+    let mut refs: Vec<(String, &str)> = Vec::new();
+    if let Some(p) = net["healthProbe"]["id"].as_str() {
+        refs.push((p.to_string(), "probes"));
+    }
+    for config in net["networkInterfaceConfigurations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        for ipc in config["properties"]["ipConfigurations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let p = &ipc["properties"];
+            if let Some(s) = p["subnet"]["id"].as_str() {
+                refs.push((s.to_string(), "subnets"));
+            }
+            for (key, child) in [
+                ("loadBalancerBackendAddressPools", "backendAddressPools"),
+                ("loadBalancerInboundNatPools", "inboundNatPools"),
+            ] {
+                for r in p[key].as_array().into_iter().flatten() {
+                    refs.push((r["id"].as_str().unwrap_or_default().to_string(), child));
+                }
+            }
+        }
+    }
+    for (reference, child) in refs {
+        if !child_exists(cx, &reference, child).await? {
+            return Err(ArmError::bad_request(
+                "InvalidResourceReference",
+                format!(
+                    "Resource {reference} referenced by resource {} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.",
+                    cx.id
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `id` (a child such as `.../loadBalancers/lb/probes/p`) exists in its parent's document.
+async fn child_exists(cx: &mut WriteCx<'_>, id: &str, collection: &str) -> ArmResult<bool> {
+    let Ok(parsed) = ResourceId::parse(id) else {
+        return Ok(false);
+    };
+    if parsed.segments.len() != 2 || !parsed.segments[1].0.eq_ignore_ascii_case(collection) {
+        return Ok(false);
+    }
+    let Some(parent) = cx.get(&parsed.root().to_string()).await? else {
+        return Ok(false);
+    };
+    Ok(parent.body["properties"][collection]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| {
+            c["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(parsed.name()))
+        }))
+}
+
+/// Creates or removes instances until the Uniform scale set has `sku.capacity` of them.
+async fn scale_to(cx: &mut WriteCx<'_>, doc: &mut Value) -> ArmResult<()> {
+    let vmss_id = cx.id.clone();
+    let rows = instances::list_rows(cx, &vmss_id).await?;
+    let want = model::capacity(doc) as usize;
+    let flexible = model::orchestration_mode(doc) == "Flexible";
+    if rows.len() > want {
+        let facts: Vec<InstanceFacts> = rows
+            .iter()
+            .map(|r| InstanceFacts {
+                instance_id: if flexible { r.body[INTERNAL]["created"].as_u64().unwrap_or(0) } else { instances::instance_number(&r.body) },
+                created: r.body[INTERNAL]["created"].as_u64().unwrap_or(0),
+                protected_from_scale_in: r.body["properties"]["protectionPolicy"]["protectFromScaleIn"] == true,
+            })
+            .collect();
+        let rule = doc["properties"]["scaleInPolicy"]["rules"][0]
+            .as_str()
+            .unwrap_or("Default");
+        let victims = model::scale_in_victims(&facts, rows.len() - want, rule);
+        for row in rows
+            .iter()
+            .filter(|r| victims.contains(&instances::instance_number(&r.body)))
+        {
+            instances::delete_instance(cx, row).await?;
+        }
+    }
+    let mut taken_ips = Vec::new();
+    let mut taken_nat = Vec::new();
+    let mut taken_addresses: Vec<Ipv4Addr> = Vec::new();
+    for _ in rows.len()..want {
+        let internal = &mut doc[INTERNAL];
+        let instance_id = internal["nextInstanceId"].as_u64().unwrap_or(0);
+        let created = internal["created"].as_u64().unwrap_or(0);
+        internal["nextInstanceId"] = json!(instance_id + 1);
+        internal["created"] = json!(created + 1);
+        let model_version = internal["modelVersion"].as_u64().unwrap_or(1);
+        let bind_address = instances::allocate_bind_address(cx, &taken_addresses).await?;
+        taken_addresses.push(bind_address);
+        let identity = instances::identity(&vmss_id, doc, instance_id);
+        let nics = instances::build_nics(
+            cx,
+            &vmss_id,
+            doc,
+            &identity.id,
+            &mut taken_ips,
+            &mut taken_nat,
+        )
+        .await?;
+        let new = NewInstance {
+            vmss_id: &vmss_id,
+            vmss_doc: doc,
+            instance_id,
+            identity: &identity,
+            created,
+            model_version,
+            bind_address,
+        };
+        let (row, nic_rows) = instances::instance_rows(&new, nics);
+        for nic in &nic_rows {
+            cx.put(nic).await?;
+        }
+        cx.put(&row).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,415 @@
+//! Routes below a scale set: its instances (`virtualMachines`), their NICs and instance
+//! views, the scale-set instance view, `skus`, and the power/model actions on instances.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::instances::{self, INTERNAL};
+use super::scale_set;
+use crate::api::{method_not_allowed, only};
+use crate::app::App;
+use crate::arm::resource_type::WriteCx;
+use crate::arm::resources as generic;
+use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId, list};
+use crate::store::{Resource, resources};
+
+/// Instance-level actions Azure offers (lower case, as matched).
+const INSTANCE_ACTIONS: &[&str] = &[
+    "start",
+    "poweroff",
+    "restart",
+    "deallocate",
+    "reimage",
+    "reimageall",
+    "redeploy",
+];
+
+pub async fn route(
+    app: &Arc<App>,
+    req: &ArmRequest,
+    vmss: &ResourceId,
+    rest: &[&str],
+) -> ArmResult<Response> {
+    match rest {
+        ["virtualmachines"] => {
+            only(req, &[Method::GET])?;
+            let expand = req
+                .query("$expand")
+                .is_some_and(|e| e.eq_ignore_ascii_case("instanceView"));
+            let rows = instance_rows(app, vmss).await?;
+            let mut items = Vec::new();
+            for row in rows {
+                items.push(render_instance(app, &row, expand).await?);
+            }
+            Ok(Json(list::page(req, items)?).into_response())
+        }
+        ["virtualmachines", id] => match req.method {
+            Method::GET | Method::HEAD => {
+                let row = instance_row(app, vmss, id).await?;
+                let expand = req
+                    .query("$expand")
+                    .is_some_and(|e| e.eq_ignore_ascii_case("instanceView"));
+                Ok(Json(render_instance(app, &row, expand).await?).into_response())
+            }
+            Method::PUT => put_instance(app, req, vmss, id).await,
+            Method::DELETE => {
+                act(app, vmss, "delete", Some(vec![id.to_string()])).await?;
+                Ok(StatusCode::OK.into_response())
+            }
+            _ => Err(method_not_allowed(req)),
+        },
+        ["virtualmachines", id, "instanceview"] => {
+            only(req, &[Method::GET])?;
+            let row = instance_row(app, vmss, id).await?;
+            Ok(Json(instance_view(app, &row).await?).into_response())
+        }
+        ["virtualmachines", id, "networkinterfaces"] => {
+            only(req, &[Method::GET])?;
+            let row = instance_row(app, vmss, id).await?;
+            let nics = nics_of(app, &row).await?;
+            Ok(Json(list::page(req, nics)?).into_response())
+        }
+        ["virtualmachines", id, action] if INSTANCE_ACTIONS.contains(action) => {
+            only(req, &[Method::POST])?;
+            act(app, vmss, action, Some(vec![id.to_string()])).await?;
+            Ok(StatusCode::OK.into_response())
+        }
+        ["networkinterfaces"] => {
+            only(req, &[Method::GET])?;
+            let mut nics = Vec::new();
+            for row in instance_rows(app, vmss).await? {
+                nics.extend(nics_of(app, &row).await?);
+            }
+            Ok(Json(list::page(req, nics)?).into_response())
+        }
+        ["instanceview"] => {
+            only(req, &[Method::GET])?;
+            Ok(Json(scale_set_view(app, vmss).await?).into_response())
+        }
+        ["skus"] => {
+            only(req, &[Method::GET])?;
+            let doc = generic::get(app, vmss).await?;
+            let sku = &doc["sku"]["name"];
+            let items = vec![json!({
+                "resourceType": scale_set::TYPE,
+                "sku": {"name": sku, "tier": "Standard"},
+                "capacity": {"minimum": 0, "maximum": super::model::MAX_CAPACITY, "defaultCapacity": 1, "scaleType": "Automatic"}
+            })];
+            Ok(Json(list::page(req, items)?).into_response())
+        }
+        [
+            action @ ("start" | "poweroff" | "restart" | "deallocate" | "reimage" | "reimageall"
+            | "redeploy" | "delete" | "manualupgrade"),
+        ] => {
+            only(req, &[Method::POST])?;
+            let ids = instance_ids(req)?;
+            if matches!(*action, "delete" | "manualupgrade") && ids.is_none() {
+                return Err(ArmError::bad_request(
+                    "InvalidParameter",
+                    "Required parameter 'instanceIds' is missing (null).",
+                )
+                .with_target("instanceIds"));
+            }
+            act(app, vmss, action, ids).await?;
+            Ok(StatusCode::OK.into_response())
+        }
+        _ => Err(ArmError::not_found(
+            "NotFound",
+            format!(
+                "The requested resource path '{}' does not exist.",
+                req.uri.path()
+            ),
+        )),
+    }
+}
+
+/// `{"instanceIds": [...]}` (optional; `*` or absent means every instance).
+fn instance_ids(req: &ArmRequest) -> ArmResult<Option<Vec<String>>> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let body = req.json_object()?;
+    match body.get("instanceIds") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) => {
+            let ids: Vec<String> = a
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .collect();
+            Ok(if ids.iter().any(|i| i == "*") {
+                None
+            } else {
+                Some(ids)
+            })
+        }
+        Some(_) => Err(ArmError::invalid_request_content(
+            "'instanceIds' must be an array of strings.",
+        )),
+    }
+}
+
+async fn instance_rows(app: &App, vmss: &ResourceId) -> ArmResult<Vec<Resource>> {
+    generic::get_stored(app, vmss).await?;
+    let mut conn = app.store.pool().acquire().await?;
+    Ok(instances::rows_of(&mut conn, &vmss.key()).await?)
+}
+
+async fn instance_row(app: &App, vmss: &ResourceId, instance: &str) -> ArmResult<Resource> {
+    instance_rows(app, vmss).await?.into_iter().find(|r| instances::matches_instance(r, instance)).ok_or_else(|| {
+        ArmError::not_found(
+            "NotFound",
+            format!("The entity was not found in this Azure location. Instance '{instance}' of scale set '{}' does not exist.", vmss.name()),
+        )
+    })
+}
+
+async fn nics_of(app: &App, row: &Resource) -> ArmResult<Vec<Value>> {
+    let mut out = Vec::new();
+    for nic in row.body["properties"]["networkProfile"]["networkInterfaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if let Some(r) = app
+            .store
+            .get(nic["id"].as_str().unwrap_or_default())
+            .await?
+        {
+            out.push(r.body);
+        }
+    }
+    Ok(out)
+}
+
+/// An instance as clients see it: `latestModelApplied` against the scale set's model version.
+pub async fn render_instance(app: &App, row: &Resource, expand_view: bool) -> ArmResult<Value> {
+    let vmss_key = row.body[INTERNAL]["scaleSet"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let current = app
+        .store
+        .get(&vmss_key)
+        .await?
+        .and_then(|v| v.body[INTERNAL]["modelVersion"].as_u64());
+    let mut doc = row.body.clone();
+    doc["properties"]["latestModelApplied"] =
+        json!(current == doc[INTERNAL]["modelVersion"].as_u64());
+    if expand_view {
+        doc["properties"]["instanceView"] = instance_view(app, row).await?;
+    }
+    if let Some(o) = doc.as_object_mut() {
+        o.remove(INTERNAL);
+    }
+    Ok(doc)
+}
+
+/// The power state Azure would show for the stored state.
+fn power_status(power: &str) -> (&'static str, &'static str) {
+    match power {
+        "stopped" => ("PowerState/stopped", "VM stopped"),
+        "deallocated" => ("PowerState/deallocated", "VM deallocated"),
+        _ => ("PowerState/running", "VM running"),
+    }
+}
+
+pub async fn instance_view(app: &App, row: &Resource) -> ArmResult<Value> {
+    let internal = &row.body[INTERNAL];
+    let (power_code, power_text) = power_status(internal["power"].as_str().unwrap_or("running"));
+    let mut statuses = vec![
+        json!({"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded", "time": row.body["properties"]["timeCreated"]}),
+        json!({"code": power_code, "level": "Info", "displayStatus": power_text}),
+    ];
+    let mut view = json!({
+        "platformUpdateDomain": 0,
+        "platformFaultDomain": 0,
+        "computerName": row.body["properties"]["osProfile"]["computerName"],
+        "osName": "armlet",
+        "osVersion": env!("CARGO_PKG_VERSION"),
+    });
+    crate::runtime::view::annotate_instance(app, row, &mut view, &mut statuses).await;
+    view["statuses"] = json!(statuses);
+    Ok(view)
+}
+
+async fn scale_set_view(app: &App, vmss: &ResourceId) -> ArmResult<Value> {
+    let rows = instance_rows(app, vmss).await?;
+    let mut counts: Vec<(String, u64)> = Vec::new();
+    for row in &rows {
+        let view = instance_view(app, row).await?;
+        for s in view["statuses"].as_array().into_iter().flatten() {
+            let code = s["code"].as_str().unwrap_or_default().to_string();
+            match counts.iter_mut().find(|(c, _)| *c == code) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((code, 1)),
+            }
+        }
+    }
+    let summary: Vec<Value> = counts
+        .into_iter()
+        .map(|(code, count)| json!({"code": code, "count": count}))
+        .collect();
+    Ok(json!({
+        "virtualMachine": {"statusesSummary": summary},
+        "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded"}]
+    }))
+}
+
+/// PUT of one instance: what Azure lets a client change there (protection policy, tags).
+async fn put_instance(
+    app: &App,
+    req: &ArmRequest,
+    vmss: &ResourceId,
+    instance: &str,
+) -> ArmResult<Response> {
+    let body = req.json_object()?;
+    let key = instance_row(app, vmss, instance).await?.key();
+    let mut w = app.store.write().await?;
+    let mut row = resources::get(&mut w.tx, &key).await?.ok_or_else(|| {
+        ArmError::not_found("NotFound", format!("Instance '{instance}' does not exist."))
+    })?;
+    req.check_preconditions(Some(&row.etag))?;
+    if let Some(p) = body
+        .get("properties")
+        .and_then(|p| p.get("protectionPolicy"))
+        .filter(|p| p.is_object())
+    {
+        for key in ["protectFromScaleIn", "protectFromScaleSetActions"] {
+            if let Some(b) = p.get(key).and_then(Value::as_bool) {
+                row.body["properties"]["protectionPolicy"][key] = json!(b);
+            }
+        }
+    }
+    if let Some(tags) = crate::api::resources::groups::parse_tags(body.get("tags"))? {
+        row.body["tags"] = Value::Object(tags);
+    }
+    row.etag = crate::api::resources::groups::new_etag();
+    resources::put(&mut w.tx, &row).await?;
+    w.commit().await?;
+    app.notify_change();
+    Ok(Json(render_instance(app, &row, false).await?).into_response())
+}
+
+/// Applies an action to some (`Some(ids)`) or all instances, in one transaction.
+pub async fn act(
+    app: &App,
+    vmss: &ResourceId,
+    action: &str,
+    ids: Option<Vec<String>>,
+) -> ArmResult<()> {
+    let mut w = app.store.write().await?;
+    let mut vmss_row = resources::get(&mut w.tx, &vmss.key())
+        .await?
+        .ok_or_else(|| {
+            ArmError::resource_not_found(
+                scale_set::TYPE,
+                vmss.name(),
+                vmss.resource_group.as_deref().unwrap_or_default(),
+            )
+        })?;
+    let canonical = ResourceId::parse(&vmss_row.id)?;
+    let mut cx = WriteCx {
+        app,
+        conn: &mut w.tx,
+        id: &canonical,
+        api_version: "",
+    };
+    let rows = instances::list_rows(&mut cx, &canonical).await?;
+    let selected: Vec<&Resource> = match &ids {
+        None => rows.iter().collect(),
+        Some(ids) => {
+            let mut sel = Vec::new();
+            for id in ids {
+                let row = rows.iter().find(|r| instances::matches_instance(r, id)).ok_or_else(|| {
+                    ArmError::bad_request("InvalidParameter", format!("The provided instanceId {id} is not an active Virtual Machine Scale Set VM instanceId.")).with_target("instanceIds")
+                })?;
+                sel.push(row);
+            }
+            sel
+        }
+    };
+    match action {
+        "delete" => {
+            for row in &selected {
+                instances::delete_instance(&mut cx, row).await?;
+            }
+            let capacity = rows.len().saturating_sub(selected.len());
+            vmss_row.body["sku"]["capacity"] = json!(capacity);
+            vmss_row.etag = crate::api::resources::groups::new_etag();
+            vmss_row.body["etag"] = json!(vmss_row.etag);
+            cx.put(&vmss_row).await?;
+        }
+        "manualupgrade" => {
+            let ids: Vec<String> = selected
+                .iter()
+                .map(|r| {
+                    r.body["instanceId"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .collect();
+            apply_latest_model(&mut cx, &vmss_row.body, &ids).await?;
+        }
+        _ => {
+            for row in selected {
+                let mut row = row.clone();
+                let internal = &mut row.body[INTERNAL];
+                let generation = internal["generation"].as_u64().unwrap_or(0);
+                match action {
+                    "start" => internal["power"] = json!("running"),
+                    "poweroff" => internal["power"] = json!("stopped"),
+                    "deallocate" => internal["power"] = json!("deallocated"),
+                    "restart" | "redeploy" => internal["generation"] = json!(generation + 1),
+                    "reimage" | "reimageall" => {
+                        internal["generation"] = json!(generation + 1);
+                        internal["reimages"] =
+                            json!(internal["reimages"].as_u64().unwrap_or(0) + 1);
+                        internal["power"] = json!("running");
+                    }
+                    _ => {}
+                }
+                row.etag = crate::api::resources::groups::new_etag();
+                cx.put(&row).await?;
+            }
+        }
+    }
+    w.commit().await?;
+    app.notify_change();
+    Ok(())
+}
+
+/// Moves the given instances to the scale set's current model (they restart with it).
+pub async fn apply_latest_model(
+    cx: &mut WriteCx<'_>,
+    vmss_doc: &Value,
+    ids: &[String],
+) -> ArmResult<()> {
+    let version = vmss_doc[INTERNAL]["modelVersion"].as_u64().unwrap_or(1);
+    let vmss_id = cx.id.clone();
+    for mut row in instances::list_rows(cx, &vmss_id).await? {
+        if !ids.iter().any(|i| instances::matches_instance(&row, i)) {
+            continue;
+        }
+        let internal = &mut row.body[INTERNAL];
+        if internal["modelVersion"].as_u64() == Some(version) {
+            continue;
+        }
+        internal["modelVersion"] = json!(version);
+        internal["model"] = vmss_doc["properties"]["virtualMachineProfile"].clone();
+        internal["generation"] = json!(internal["generation"].as_u64().unwrap_or(0) + 1);
+        row.body["properties"]["storageProfile"] =
+            vmss_doc["properties"]["virtualMachineProfile"]["storageProfile"].clone();
+        row.etag = crate::api::resources::groups::new_etag();
+        cx.put(&row).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,365 @@
+//! `armlet-bench`: the data-plane proxy side by side with a direct connection and HAProxy
+//! (TCP mode), in one run, on loopback only.
+//!
+//! Backends (a raw TCP sink and a tiny HTTP/1.1 server) run in this process; armlet's proxy
+//! runs in-process on its own worker threads; HAProxy runs as a child process if `haproxy`
+//! is on PATH. The client is a plain blocking socket on the main thread, so every figure is
+//! one connection (or one connection at a time) and every run is bounded in time.
+//!
+//! Usage: `cargo run --release --bin armlet-bench -- [--secs 2] [--rounds 3]`
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use armlet::runtime::clock::Clock;
+use armlet::runtime::probe::{HealthTable, HealthView};
+use armlet::runtime::proxy::{Backend, Distribution, FrontendRule, NoHealthy, Proxy};
+use armlet::runtime::proxy::{RoutingTable, Transport};
+use tokio_util::sync::CancellationToken;
+
+const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+const RESPONSE_CLOSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n";
+const REQUEST_CLOSE: &[u8] = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Figures {
+    stream_gbps: f64,
+    keepalive_rps: f64,
+    newconn_rps: f64,
+    p50_us: f64,
+    p99_us: f64,
+}
+
+struct Target {
+    name: &'static str,
+    http: SocketAddr,
+    sink: SocketAddr,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str, default: u64| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let secs = Duration::from_secs(arg("--secs", 2));
+    let rounds = arg("--rounds", 3).max(1);
+
+    let http = spawn_http_backend()?;
+    let sink = spawn_sink_backend()?;
+    let mut targets = vec![Target {
+        name: "direct",
+        http,
+        sink,
+    }];
+
+    // armlet's proxy, in-process, one worker per core.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let _guard = rt.enter();
+    let shutdown = CancellationToken::new();
+    let health = HealthView::fixed(HealthTable::default());
+    let proxy = Proxy::start(Clock::new(1.0), health, &shutdown)?;
+    let fe_http = free_port("127.0.0.2")?;
+    let fe_sink = free_port("127.0.0.2")?;
+    proxy.publish(Arc::new(RoutingTable {
+        frontends: vec![rule("http", fe_http, http), rule("sink", fe_sink, sink)],
+    }));
+    anyhow::ensure!(proxy.bind_errors().is_empty(), "{:?}", proxy.bind_errors());
+    targets.push(Target {
+        name: "armlet",
+        http: fe_http,
+        sink: fe_sink,
+    });
+
+    let haproxy = start_haproxy(http, sink)?;
+    if let Some((_, h, s)) = &haproxy {
+        targets.push(Target {
+            name: "haproxy",
+            http: *h,
+            sink: *s,
+        });
+    }
+
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "armlet-bench: {cores} cores, {} s per run, best of {rounds} rounds",
+        secs.as_secs()
+    );
+    let mut best: Vec<Figures> = vec![Figures::default(); targets.len()];
+    for round in 0..rounds {
+        for (i, t) in targets.iter().enumerate() {
+            let f = measure(t, secs)?;
+            eprintln!("round {round} {:>8}: {f:?}", t.name);
+            let b = &mut best[i];
+            b.stream_gbps = b.stream_gbps.max(f.stream_gbps);
+            b.keepalive_rps = b.keepalive_rps.max(f.keepalive_rps);
+            b.newconn_rps = b.newconn_rps.max(f.newconn_rps);
+            b.p50_us = if round == 0 {
+                f.p50_us
+            } else {
+                b.p50_us.min(f.p50_us)
+            };
+            b.p99_us = if round == 0 {
+                f.p99_us
+            } else {
+                b.p99_us.min(f.p99_us)
+            };
+        }
+    }
+    report(&targets, &best);
+    if haproxy.is_none() {
+        println!(
+            "\nhaproxy not found on PATH: install it to compare (apt-get install -y haproxy)."
+        );
+    }
+    if let Some((mut child, _, _)) = haproxy {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    drop(proxy);
+    Ok(())
+}
+
+fn rule(key: &str, bind: SocketAddr, backend: SocketAddr) -> FrontendRule {
+    FrontendRule {
+        key: key.into(),
+        bind,
+        protocol: Transport::Tcp,
+        backends: vec![Backend {
+            key: format!("{key}-backend"),
+            addr: backend,
+            probe: None,
+        }],
+        distribution: Distribution::Default,
+        idle_timeout: Duration::from_secs(4 * 60),
+        tcp_reset: true,
+        no_healthy: NoHealthy::AllProbedDown,
+    }
+}
+
+fn free_port(ip: &str) -> std::io::Result<SocketAddr> {
+    TcpListener::bind((ip, 0))?.local_addr()
+}
+
+fn measure(t: &Target, secs: Duration) -> anyhow::Result<Figures> {
+    let stream_gbps = stream(t.sink, secs)?;
+    let (keepalive_rps, p50_us, p99_us) = keepalive(t.http, secs)?;
+    let newconn_rps = newconn(t.http, secs)?;
+    Ok(Figures {
+        stream_gbps,
+        keepalive_rps,
+        newconn_rps,
+        p50_us,
+        p99_us,
+    })
+}
+
+/// One stream to the sink for `secs`; the sink reports how much it received.
+fn stream(addr: SocketAddr, secs: Duration) -> anyhow::Result<f64> {
+    let mut s = TcpStream::connect(addr)?;
+    let chunk = vec![7u8; 256 * 1024];
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while start.elapsed() < secs {
+        s.write_all(&chunk)?;
+        sent += chunk.len() as u64;
+    }
+    s.shutdown(std::net::Shutdown::Write)?;
+    let mut got = [0u8; 8];
+    s.read_exact(&mut got)?;
+    let elapsed = start.elapsed().as_secs_f64();
+    anyhow::ensure!(u64::from_le_bytes(got) == sent, "sink lost bytes");
+    Ok(sent as f64 * 8.0 / elapsed / 1e9)
+}
+
+/// Sequential requests on one connection: req/s, p50 and p99 latency in µs.
+fn keepalive(addr: SocketAddr, secs: Duration) -> anyhow::Result<(f64, f64, f64)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_nodelay(true)?;
+    let mut buf = [0u8; 256];
+    let mut lat = Vec::with_capacity(200_000);
+    let start = Instant::now();
+    while start.elapsed() < secs {
+        let t = Instant::now();
+        s.write_all(REQUEST)?;
+        read_n(&mut s, &mut buf, RESPONSE.len())?;
+        lat.push(t.elapsed().as_nanos() as u64);
+    }
+    let rps = lat.len() as f64 / start.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
+    Ok((rps, pct(0.50), pct(0.99)))
+}
+
+/// One request per connection, one connection at a time: req/s.
+fn newconn(addr: SocketAddr, secs: Duration) -> anyhow::Result<f64> {
+    let mut buf = [0u8; 256];
+    let mut n = 0u64;
+    let start = Instant::now();
+    while start.elapsed() < secs {
+        let mut s = TcpStream::connect(addr)?;
+        s.set_nodelay(true)?;
+        s.write_all(REQUEST_CLOSE)?;
+        read_n(&mut s, &mut buf, RESPONSE_CLOSE.len())?;
+        // The server closes first (Connection: close), so TIME_WAIT stays on its side.
+        anyhow::ensure!(s.read(&mut buf)? == 0, "server did not close");
+        n += 1;
+    }
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
+fn read_n(s: &mut TcpStream, buf: &mut [u8], want: usize) -> anyhow::Result<()> {
+    let mut got = 0;
+    while got < want {
+        let n = s.read(&mut buf[got..want])?;
+        anyhow::ensure!(n > 0, "connection closed after {got} of {want} bytes");
+        got += n;
+    }
+    Ok(())
+}
+
+/// The HTTP backend: one blocking thread per connection (keep-alive or close).
+fn spawn_http_backend() -> std::io::Result<SocketAddr> {
+    let l = TcpListener::bind("127.0.0.1:0")?;
+    let addr = l.local_addr()?;
+    std::thread::spawn(move || {
+        for c in l.incoming().flatten() {
+            std::thread::spawn(move || serve_http(c));
+        }
+    });
+    Ok(addr)
+}
+
+fn serve_http(mut c: TcpStream) {
+    let _ = c.set_nodelay(true);
+    let mut buf = vec![0u8; 4096];
+    let mut have = 0;
+    loop {
+        let Ok(n) = c.read(&mut buf[have..]) else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        have += n;
+        while let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
+            let close = buf[..end].windows(17).any(|w| w == b"Connection: close");
+            let answer = if close { RESPONSE_CLOSE } else { RESPONSE };
+            if c.write_all(answer).is_err() || close {
+                return;
+            }
+            buf.copy_within(end + 4..have, 0);
+            have -= end + 4;
+        }
+        if have == buf.len() {
+            return;
+        }
+    }
+}
+
+/// The sink: reads until EOF, then answers the byte count (8 bytes, little endian).
+fn spawn_sink_backend() -> std::io::Result<SocketAddr> {
+    let l = TcpListener::bind("127.0.0.1:0")?;
+    let addr = l.local_addr()?;
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 256 * 1024];
+                let mut total = 0u64;
+                while let Ok(n) = c.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    total += n as u64;
+                }
+                let _ = c.write_all(&total.to_le_bytes());
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// HAProxy in TCP mode in front of the same backends, if installed.
+fn start_haproxy(
+    http: SocketAddr,
+    sink: SocketAddr,
+) -> anyhow::Result<Option<(Child, SocketAddr, SocketAddr)>> {
+    if Command::new("haproxy").arg("-v").output().is_err() {
+        return Ok(None);
+    }
+    let fe_http = free_port("127.0.0.3")?;
+    let fe_sink = free_port("127.0.0.3")?;
+    let config = format!(
+        "global\n  maxconn 8000\n\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n\n\
+         listen http\n  bind {fe_http}\n  server s1 {http}\n\n\
+         listen sink\n  bind {fe_sink}\n  server s1 {sink}\n"
+    );
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("haproxy.cfg");
+    std::fs::write(&path, config)?;
+    let child = Command::new("haproxy")
+        .arg("-f")
+        .arg(&path)
+        .arg("-db")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(fe_sink).is_err() || TcpStream::connect(fe_http).is_err() {
+        anyhow::ensure!(Instant::now() < deadline, "haproxy did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The sink saw two probe connections above; harmless.
+    std::mem::forget(dir); // keep the config for the child's lifetime
+    Ok(Some((child, fe_http, fe_sink)))
+}
+
+fn report(targets: &[Target], best: &[Figures]) {
+    let direct = best[0];
+    let haproxy = targets
+        .iter()
+        .position(|t| t.name == "haproxy")
+        .map(|i| best[i]);
+    println!(
+        "\n{:<8} {:>14} {:>14} {:>14} {:>10} {:>10}",
+        "target", "stream Gbit/s", "keepalive r/s", "newconn r/s", "p50 µs", "p99 µs"
+    );
+    for (t, f) in targets.iter().zip(best) {
+        println!(
+            "{:<8} {:>14.2} {:>14.0} {:>14.0} {:>10.1} {:>10.1}",
+            t.name, f.stream_gbps, f.keepalive_rps, f.newconn_rps, f.p50_us, f.p99_us
+        );
+    }
+    println!("\nratios (×direct; p50/p99 as µs added over direct; vs HAProxy)");
+    for (t, f) in targets.iter().zip(best).skip(1) {
+        println!(
+            "{:<8} stream {:.2}×  keepalive {:.2}×  newconn {:.2}×  p50 {:+.1} µs  p99 {:+.1} µs",
+            t.name,
+            f.stream_gbps / direct.stream_gbps,
+            f.keepalive_rps / direct.keepalive_rps,
+            f.newconn_rps / direct.newconn_rps,
+            f.p50_us - direct.p50_us,
+            f.p99_us - direct.p99_us
+        );
+        if let (Some(h), "armlet") = (haproxy, t.name) {
+            println!(
+                "armlet vs haproxy: stream {:.2}×  keepalive {:.2}×  newconn {:.2}×  p50 {:+.1} µs  p99 {:+.1} µs",
+                f.stream_gbps / h.stream_gbps,
+                f.keepalive_rps / h.keepalive_rps,
+                f.newconn_rps / h.newconn_rps,
+                f.p50_us - h.p50_us,
+                f.p99_us - h.p99_us
+            );
+        }
+    }
+}

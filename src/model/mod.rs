@@ -1,0 +1,4 @@
+//! Value types shared by the providers and the runtime, parsed once (parse, don't validate).
+
+pub mod duration;
+pub mod merge;

@@ -1,0 +1,195 @@
+//! The live state behind one listening frontend: its socket, its current rule snapshot
+//! (an `ArcSwap`, swapped by the control side, read lock-free per new flow) and the
+//! per-backend handles that let the control side end a removed backend's flows.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio_util::sync::CancellationToken;
+
+use super::counters::Counters;
+use super::distribution::{FlowTuple, backend_hash, pick_with, tuple_hash};
+use super::table::{Backend, Distribution, FrontendRule, NoHealthy, Transport};
+use crate::runtime::clock::Clock;
+use crate::runtime::probe::{HealthTable, ProbeKey};
+
+/// One backend of one frontend, shared by the rule snapshots that contain it and by its
+/// flows.
+#[derive(Debug)]
+pub struct BackendRt {
+    pub key: String,
+    pub addr: SocketAddr,
+    pub probe: Option<ProbeKey>,
+    /// [`backend_hash`] of the key, computed once.
+    pub hash: u64,
+    /// Cancelled when the backend leaves the rule (or the frontend goes): its flows end.
+    pub cancel: CancellationToken,
+    /// This rule's traffic to this backend.
+    pub counters: Counters,
+}
+
+impl BackendRt {
+    fn new(b: &Backend, parent: &CancellationToken) -> Self {
+        BackendRt {
+            key: b.key.clone(),
+            addr: b.addr,
+            probe: b.probe.clone(),
+            hash: backend_hash(&b.key),
+            cancel: parent.child_token(),
+            counters: Counters::default(),
+        }
+    }
+
+    fn in_rotation(&self, health: &HealthTable) -> bool {
+        self.probe
+            .as_ref()
+            .is_none_or(|p| health.health(p).in_rotation())
+    }
+}
+
+/// An immutable view of a rule, as of one publish.
+#[derive(Debug)]
+pub struct RuleRt {
+    pub backends: Vec<Arc<BackendRt>>,
+    pub distribution: Distribution,
+    /// The idle timeout in real time.
+    pub idle_real: Duration,
+    pub tcp_reset: bool,
+    pub no_healthy: NoHealthy,
+}
+
+/// A frontend being served: created when its listener binds, retired when it is removed.
+#[derive(Debug)]
+pub struct FrontendRt {
+    /// Unique per bind, so workers tell a re-bound frontend from the old one.
+    pub id: u64,
+    pub key: String,
+    pub local: SocketAddr,
+    pub transport: Transport,
+    pub rule: ArcSwap<RuleRt>,
+    pub counters: Counters,
+    /// Cancelled on removal: listeners close and all flows end.
+    pub cancel: CancellationToken,
+    /// The bound socket; workers clone it, removal takes it so it closes once the
+    /// workers' clones are dropped.
+    pub socket: Mutex<Option<BoundSocket>>,
+}
+
+#[derive(Debug)]
+pub enum BoundSocket {
+    Tcp(std::net::TcpListener),
+    Udp(std::net::UdpSocket),
+}
+
+impl BoundSocket {
+    pub fn try_clone(&self) -> std::io::Result<BoundSocket> {
+        Ok(match self {
+            BoundSocket::Tcp(l) => BoundSocket::Tcp(l.try_clone()?),
+            BoundSocket::Udp(u) => BoundSocket::Udp(u.try_clone()?),
+        })
+    }
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl FrontendRt {
+    pub fn new(rule: &FrontendRule, socket: BoundSocket, local: SocketAddr, clock: &Clock) -> Self {
+        let cancel = CancellationToken::new();
+        let snapshot = build_rule(rule, None, &cancel, clock);
+        FrontendRt {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            key: rule.key.clone(),
+            local,
+            transport: rule.protocol,
+            rule: ArcSwap::from_pointee(snapshot),
+            counters: Counters::default(),
+            cancel,
+            socket: Mutex::new(Some(socket)),
+        }
+    }
+
+    /// Applies a changed rule (same listener): backends whose key and address are kept
+    /// keep their handle and flows; the others' flows end.
+    pub fn update(&self, rule: &FrontendRule, clock: &Clock) {
+        let old = self.rule.load_full();
+        let next = build_rule(rule, Some(&old), &self.cancel, clock);
+        for b in &old.backends {
+            if !next
+                .backends
+                .iter()
+                .any(|n| n.key == b.key && n.addr == b.addr)
+            {
+                b.cancel.cancel();
+            }
+        }
+        self.rule.store(Arc::new(next));
+    }
+
+    /// Stops listening and ends every flow.
+    pub fn retire(&self) {
+        self.cancel.cancel();
+        self.socket.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    /// The backend for a new flow from `src`, or `None` when no backend may take it.
+    pub fn choose(
+        &self,
+        rule: &RuleRt,
+        src: SocketAddr,
+        health: &HealthTable,
+    ) -> Option<Arc<BackendRt>> {
+        let tuple = FlowTuple {
+            src,
+            dst: self.local,
+            transport: self.transport,
+        };
+        let h = tuple_hash(&tuple, rule.distribution);
+        let b = &rule.backends;
+        let i = pick_with(
+            b.len(),
+            |i| (b[i].hash, b[i].in_rotation(health)),
+            h,
+            rule.no_healthy,
+        )?;
+        Some(b[i].clone())
+    }
+}
+
+fn build_rule(
+    rule: &FrontendRule,
+    old: Option<&RuleRt>,
+    cancel: &CancellationToken,
+    clock: &Clock,
+) -> RuleRt {
+    let backends = rule
+        .backends
+        .iter()
+        .map(|b| {
+            let kept = old.and_then(|o| {
+                o.backends
+                    .iter()
+                    .find(|x| x.key == b.key && x.addr == b.addr)
+            });
+            match kept {
+                Some(x) if x.probe == b.probe => x.clone(),
+                // Same backend, another probe: a new handle, but its flows go on.
+                Some(x) => {
+                    let mut n = BackendRt::new(b, cancel);
+                    n.cancel = x.cancel.clone();
+                    Arc::new(n)
+                }
+                None => Arc::new(BackendRt::new(b, cancel)),
+            }
+        })
+        .collect();
+    RuleRt {
+        backends,
+        distribution: rule.distribution,
+        idle_real: clock.real(rule.idle_timeout).max(Duration::from_millis(1)),
+        tcp_reset: rule.tcp_reset,
+        no_healthy: rule.no_healthy,
+    }
+}

@@ -1,0 +1,81 @@
+//! What the runtime knows about an instance, added to its instance view: the process state
+//! (running, exited with a code), the loopback address and ports it binds, health from the
+//! scale set's health probe or its ApplicationHealth extension, and boot diagnostics.
+
+use serde_json::{Value, json};
+
+use super::instance::InstanceStatus;
+use super::plan::EXTENSION_PROBE;
+use super::probe::{Health, ProbeKey};
+use crate::api::compute::instances::INTERNAL;
+use crate::app::App;
+use crate::store::Resource;
+
+/// Adds runtime facts about the instance in `row` to its instance view.
+pub async fn annotate_instance(
+    app: &App,
+    row: &Resource,
+    view: &mut Value,
+    statuses: &mut Vec<Value>,
+) {
+    let rt = &app.runtime;
+    let key = row.key();
+    let internal = &row.body[INTERNAL];
+    let plan = rt.plan.load();
+    let planned = plan.instances.iter().find(|i| i.key == key);
+    let ports: Vec<Value> = planned
+        .map(|i| i.ports.iter().map(|p| json!({"port": p.port, "boundPort": p.bound, "kind": format!("{:?}", p.kind).to_lowercase()})).collect())
+        .unwrap_or_default();
+    let process = match rt.supervisor.status(&key) {
+        Some(InstanceStatus::Running { pid, since }) => {
+            json!({"state": "running", "pid": pid, "since": since.to_rfc3339()})
+        }
+        Some(InstanceStatus::Exited { code, signal, at }) => {
+            statuses.push(json!({
+                "code": "ProvisioningState/failed/ProcessExited",
+                "level": "Error",
+                "displayStatus": "Process exited",
+                "message": format!("The instance's process exited (code {code:?}, signal {signal:?}); armlet does not restart it. See boot diagnostics."),
+                "time": at.to_rfc3339(),
+            }));
+            json!({"state": "exited", "exitCode": code, "signal": signal, "at": at.to_rfc3339()})
+        }
+        Some(InstanceStatus::Stopped { at }) => json!({"state": "stopped", "at": at.to_rfc3339()}),
+        None => json!({"state": "not started"}),
+    };
+    view["armlet"] = json!({
+        "bindAddress": internal["bindAddress"],
+        "ports": ports,
+        "process": process,
+        "directory": rt.supervisor.instance_dir(&key).display().to_string(),
+    });
+
+    // Health: the scale set's load-balancer health probe, else its health extension.
+    let probe = internal["model"]["networkProfile"]["healthProbe"]["id"]
+        .as_str()
+        .map(str::to_ascii_lowercase);
+    let health_key = match probe {
+        Some(p) => Some(ProbeKey::new(p, key.clone())),
+        None => plan
+            .probes
+            .iter()
+            .any(|p| p.key.0 == EXTENSION_PROBE && p.key.1 == key)
+            .then(|| ProbeKey::new(EXTENSION_PROBE, key.clone())),
+    };
+    if let Some(k) = health_key {
+        let (code, text) = match rt.prober.health().load().health(&k) {
+            Health::Up => ("HealthState/healthy", "The application is healthy."),
+            Health::Down => ("HealthState/unhealthy", "The application is unhealthy."),
+            Health::Unknown => (
+                "HealthState/unknown",
+                "The application health state is unknown.",
+            ),
+        };
+        view["vmHealth"] =
+            json!({"status": {"code": code, "level": "Info", "displayStatus": text}});
+    }
+    if let Ok(diag) = rt.supervisor.boot_diagnostics(&key, 16) {
+        // Azure's instance view carries only blob URIs here; armlet puts the log tails inline.
+        view["bootDiagnostics"] = json!({"consoleScreenshotBlobUri": null, "serialConsoleLogBlobUri": null, "armletStdout": diag.stdout, "armletStderr": diag.stderr});
+    }
+}

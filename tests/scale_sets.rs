@@ -1,0 +1,351 @@
+//! Scale sets for real: a Uniform scale set behind a load balancer runs its instances as
+//! processes, traffic to the frontend reaches them, NAT ports reach one instance each, and
+//! scaling, stopping and deleting change what runs.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+const NET: &str = "2023-04-01";
+const COMPUTE: &str = "2024-11-01";
+
+fn rid(kind: &str, name: &str) -> String {
+    format!("/subscriptions/{SUB}/resourceGroups/rg/providers/{kind}/{name}")
+}
+
+/// RG, VNet, public IP and the tutorial's load balancer (Http probe, rule 80→80, NAT pool → 22).
+async fn network(t: &TestArmlet) -> String {
+    t.put(&rg_path("rg"), json!({"location": "eastus"})).await;
+    let (s, _) = t
+        .put(
+            &format!("{}?api-version={NET}", rid("Microsoft.Network/virtualNetworks", "vnet")),
+            json!({"location": "eastus", "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]},
+                "subnets": [{"name": "sub", "properties": {"addressPrefix": "10.0.0.0/24"}}]}}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (s, ip) = t
+        .put(
+            &format!("{}?api-version={NET}", rid("Microsoft.Network/publicIPAddresses", "ip")),
+            json!({"location": "eastus", "sku": {"name": "Standard"}, "properties": {"publicIPAllocationMethod": "Static"}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{ip}");
+    let lb = rid("Microsoft.Network/loadBalancers", "lb");
+    let fe = format!("{lb}/frontendIPConfigurations/fe");
+    let (s, body) = t
+        .put(
+            &format!("{lb}?api-version={NET}"),
+            json!({"location": "eastus", "sku": {"name": "Standard"}, "properties": {
+                "frontendIPConfigurations": [{"name": "fe", "properties": {"publicIPAddress": {"id": rid("Microsoft.Network/publicIPAddresses", "ip")}}}],
+                "backendAddressPools": [{"name": "pool"}],
+                "probes": [{"name": "hp", "properties": {"protocol": "Http", "port": 80, "requestPath": "/health", "intervalInSeconds": 5, "numberOfProbes": 1}}],
+                "loadBalancingRules": [{"name": "http", "properties": {"frontendIPConfiguration": {"id": fe}, "backendAddressPool": {"id": format!("{lb}/backendAddressPools/pool")},
+                    "probe": {"id": format!("{lb}/probes/hp")}, "protocol": "Tcp", "frontendPort": 80, "backendPort": 80, "idleTimeoutInMinutes": 15, "enableTcpReset": true}}],
+                "inboundNatPools": [{"name": "ssh", "properties": {"frontendIPConfiguration": {"id": fe}, "protocol": "Tcp",
+                    "frontendPortRangeStart": 50000, "frontendPortRangeEnd": 50099, "backendPort": 22}}]
+            }}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    ip["properties"]["ipAddress"].as_str().unwrap().to_string()
+}
+
+fn vmss_body(capacity: u32) -> Value {
+    let lb = rid("Microsoft.Network/loadBalancers", "lb");
+    json!({
+        "location": "eastus",
+        "sku": {"name": "Standard_D2s_v3", "capacity": capacity},
+        "properties": {
+            "orchestrationMode": "Uniform",
+            "upgradePolicy": {"mode": "Rolling"},
+            "virtualMachineProfile": {
+                "osProfile": {"computerNamePrefix": "web", "adminUsername": "azureuser"},
+                "storageProfile": {"imageReference": {"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts-gen2", "version": "latest"}},
+                "networkProfile": {
+                    "healthProbe": {"id": format!("{lb}/probes/hp")},
+                    "networkInterfaceConfigurations": [{"name": "nic", "properties": {"primary": true, "ipConfigurations": [{"name": "ipc", "properties": {
+                        "subnet": {"id": format!("{}/subnets/sub", rid("Microsoft.Network/virtualNetworks", "vnet"))},
+                        "loadBalancerBackendAddressPools": [{"id": format!("{lb}/backendAddressPools/pool")}],
+                        "loadBalancerInboundNatPools": [{"id": format!("{lb}/inboundNatPools/ssh")}]
+                    }}]}}]
+                }
+            }
+        }
+    })
+}
+
+/// PUTs and follows the Azure-AsyncOperation to its end; returns the final status.
+async fn put_and_wait(t: &TestArmlet, path: &str, body: Value) -> (u16, String) {
+    let resp = t.client.put(t.url(path)).json(&body).send().await.unwrap();
+    let status = resp.status().as_u16();
+    let op = resp
+        .headers()
+        .get("azure-asyncoperation")
+        .map(|v| v.to_str().unwrap().to_string());
+    let text = resp.text().await.unwrap();
+    assert!(status < 300, "{status}: {text}");
+    let Some(op) = op else {
+        return (status, "Succeeded".into());
+    };
+    let end = eventually(Duration::from_secs(60), || async {
+        let (_, s) = send(t.client.get(&op)).await;
+        let st = s["status"].as_str().unwrap_or_default().to_string();
+        (st != "InProgress").then_some(st)
+    })
+    .await;
+    (status, end)
+}
+
+async fn get_http(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut s = tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(addr))
+        .await
+        .ok()?
+        .ok()?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, text))
+}
+
+/// The instance names that answer through `frontend` over `n` new connections.
+async fn names_behind(frontend: SocketAddr, n: usize) -> Vec<String> {
+    let mut names = Vec::new();
+    for _ in 0..n {
+        if let Some((200, text)) = get_http(frontend, "/").await {
+            let name = text
+                .split("\"name\":\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap_or("?")
+                .to_string();
+            names.push(name);
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn bound(view: &Value, port: u16) -> u16 {
+    view["armlet"]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["port"] == port)
+        .unwrap()["boundPort"]
+        .as_u64()
+        .unwrap() as u16
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uniform_scale_set_behind_a_load_balancer_runs_for_real() {
+    let t = TestArmlet::start().await;
+    let ip = network(&t).await;
+    let vmss = rid("Microsoft.Compute/virtualMachineScaleSets", "web");
+    let (status, end) =
+        put_and_wait(&t, &format!("{vmss}?api-version={COMPUTE}"), vmss_body(2)).await;
+    assert_eq!((status, end.as_str()), (201, "Succeeded"));
+    let (_, doc) = t.get(&format!("{vmss}?api-version={COMPUTE}")).await;
+    assert_eq!(doc["properties"]["provisioningState"], "Succeeded");
+
+    let (_, vms) = t
+        .get(&format!("{vmss}/virtualMachines?api-version={COMPUTE}"))
+        .await;
+    let vms = vms["value"].as_array().unwrap().clone();
+    assert_eq!(vms.len(), 2);
+    assert_eq!(vms[0]["name"], "web_0");
+    assert_eq!(
+        vms[1]["properties"]["osProfile"]["computerName"],
+        "web000001"
+    );
+
+    // Each instance is a process on its own loopback address.
+    let (_, view) = t
+        .get(&format!(
+            "{vmss}/virtualMachines/0/instanceView?api-version={COMPUTE}"
+        ))
+        .await;
+    assert_eq!(view["armlet"]["process"]["state"], "running", "{view}");
+    let addr: std::net::Ipv4Addr = view["armlet"]["bindAddress"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let http = SocketAddr::from((addr, bound(&view, 80)));
+    let (code, body) = eventually(Duration::from_secs(20), || get_http(http, "/")).await;
+    assert_eq!(code, 200);
+    assert!(body.contains("web_0"), "{body}");
+
+    // Traffic to the frontend reaches both instances once they pass the probe.
+    let frontend = SocketAddr::from((ip.parse::<std::net::Ipv4Addr>().unwrap(), bound(&view, 80)));
+    let names = eventually(Duration::from_secs(30), || async {
+        let n = names_behind(frontend, 12).await;
+        (n.len() == 2).then_some(n)
+    })
+    .await;
+    assert_eq!(names, ["web_0", "web_1"]);
+
+    // NAT pool: frontend port 50000 + k reaches instance k's port 22 banner.
+    let nat = SocketAddr::from((frontend.ip(), 50001));
+    let banner = eventually(Duration::from_secs(20), || async {
+        let s = tokio::net::TcpStream::connect(nat).await.ok()?;
+        let mut line = String::new();
+        tokio::time::timeout(
+            Duration::from_secs(3),
+            BufReader::new(s).read_line(&mut line),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        Some(line)
+    })
+    .await;
+    assert!(banner.contains("web_1"), "{banner}");
+
+    // Stopping an instance takes it out of rotation; starting brings it back.
+    let (s, _) = send(
+        t.client
+            .post(t.url(&format!("{vmss}/poweroff?api-version={COMPUTE}")))
+            .json(&json!({"instanceIds": ["1"]})),
+    )
+    .await;
+    assert!(s < 300);
+    eventually(Duration::from_secs(30), || async {
+        (names_behind(frontend, 8).await == ["web_0"]).then_some(())
+    })
+    .await;
+    let (_, view1) = t
+        .get(&format!(
+            "{vmss}/virtualMachines/1/instanceView?api-version={COMPUTE}"
+        ))
+        .await;
+    assert!(
+        view1["statuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["code"] == "PowerState/stopped")
+    );
+    send(
+        t.client
+            .post(t.url(&format!("{vmss}/start?api-version={COMPUTE}")))
+            .json(&json!({"instanceIds": ["1"]})),
+    )
+    .await;
+    eventually(Duration::from_secs(30), || async {
+        (names_behind(frontend, 12).await.len() == 2).then_some(())
+    })
+    .await;
+
+    // Scale out (new ids), then in (highest ids go first).
+    let (_, end) = put_and_wait(
+        &t,
+        &format!("{vmss}?api-version={COMPUTE}"),
+        json!({"location": "eastus", "sku": {"capacity": 3}}),
+    )
+    .await;
+    assert_eq!(end, "Succeeded");
+    let (_, vms) = t
+        .get(&format!("{vmss}/virtualMachines?api-version={COMPUTE}"))
+        .await;
+    let ids: Vec<&str> = vms["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["instanceId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["0", "1", "2"]);
+    let (_, doc) = t.get(&format!("{vmss}?api-version={COMPUTE}")).await;
+    assert_eq!(
+        doc["properties"]["upgradePolicy"]["mode"], "Rolling",
+        "a scale PUT merges"
+    );
+    put_and_wait(
+        &t,
+        &format!("{vmss}?api-version={COMPUTE}"),
+        json!({"location": "eastus", "sku": {"capacity": 1}}),
+    )
+    .await;
+    let (_, vms) = t
+        .get(&format!("{vmss}/virtualMachines?api-version={COMPUTE}"))
+        .await;
+    let ids: Vec<&str> = vms["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["instanceId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["0"]);
+    eventually(Duration::from_secs(30), || async {
+        (names_behind(frontend, 6).await == ["web_0"]).then_some(())
+    })
+    .await;
+
+    // Deleting the scale set stops its processes.
+    let (s, _) = t.delete(&format!("{vmss}?api-version={COMPUTE}")).await;
+    assert!(s < 300);
+    eventually(Duration::from_secs(30), || async {
+        get_http(http, "/health").await.is_none().then_some(())
+    })
+    .await;
+    assert!(
+        t.armlet
+            .app
+            .runtime
+            .supervisor
+            .list()
+            .iter()
+            .all(|(_, s)| !matches!(s, armlet::runtime::instance::InstanceStatus::Running { .. }))
+    );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_set_input_is_validated() {
+    let t = TestArmlet::start().await;
+    network(&t).await;
+    let vmss = rid("Microsoft.Compute/virtualMachineScaleSets", "bad");
+    let path = format!("{vmss}?api-version={COMPUTE}");
+    let mut no_probe = vmss_body(1);
+    no_probe["properties"]["virtualMachineProfile"]["networkProfile"]
+        .as_object_mut()
+        .unwrap()
+        .remove("healthProbe");
+    let mut bad_percent = vmss_body(1);
+    bad_percent["properties"]["upgradePolicy"]["rollingUpgradePolicy"] =
+        json!({"maxBatchInstancePercent": 150});
+    let mut dangling = vmss_body(1);
+    dangling["properties"]["virtualMachineProfile"]["networkProfile"]["healthProbe"]["id"] =
+        json!(format!(
+            "{}/probes/nope",
+            rid("Microsoft.Network/loadBalancers", "lb")
+        ));
+    let mut too_many = vmss_body(1);
+    too_many["sku"]["capacity"] = json!(5000);
+    for (body, code) in [
+        (no_probe, "InvalidParameter"),
+        (bad_percent, "InvalidParameter"),
+        (dangling, "InvalidResourceReference"),
+        (too_many, "InvalidParameter"),
+    ] {
+        let (s, err) = t.put(&path, body).await;
+        assert_eq!(s, 400, "{err}");
+        assert_eq!(err["error"]["code"], code, "{err}");
+    }
+    let (s, _) = t.get(&path).await;
+    assert_eq!(s, 404, "nothing was stored");
+    t.stop().await;
+}
