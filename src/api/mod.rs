@@ -2,6 +2,7 @@
 //! case-insensitively and hands each request to its provider.
 
 pub mod identity;
+pub mod network;
 pub mod operations;
 pub mod provider;
 pub mod resources;
@@ -21,7 +22,9 @@ use crate::arm::{ArmError, ArmRequest, ArmResult};
 
 /// Every resource type armlet serves.
 pub fn registry() -> Registry {
-    Registry::default()
+    let mut r = Registry::default();
+    network::register(&mut r);
+    r
 }
 
 pub fn router(app: AppState) -> Router {
