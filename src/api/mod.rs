@@ -24,6 +24,7 @@ use crate::arm::{ArmError, ArmRequest, ArmResult};
 /// Every resource type armlet serves.
 pub fn registry() -> Registry {
     let mut r = Registry::default();
+    network::register(&mut r);
     r.register(compute::scale_set::ScaleSets);
     r.register(compute::virtual_machine::VirtualMachines);
     r

@@ -322,8 +322,12 @@ pub async fn list(
         type_name: Some(ty.type_name().into()),
     };
     let mut out = Vec::new();
+    // Top-level resources only: a scale-set instance's NIC has the NIC type but is listed
+    // under its scale set, not with the standalone NICs.
     for r in app.store.list(&q).await? {
-        out.push(ty.render(app, r.body).await?);
+        if ResourceId::parse(&r.id).is_ok_and(|id| id.segments.len() == 1) {
+            out.push(ty.render(app, r.body).await?);
+        }
     }
     Ok(out)
 }

@@ -87,6 +87,24 @@ pub async fn list(
         .collect()
 }
 
+/// Every resource of one type in every subscription, in creation order (for what is unique
+/// across the whole instance, such as the loopback addresses of public IPs).
+pub async fn list_all_of_type(
+    conn: &mut SqliteConnection,
+    type_name: &str,
+) -> Result<Vec<Resource>, sqlx::Error> {
+    sqlx::query(
+        "SELECT id, subscription, resource_group, type, name, body, etag FROM resources
+         WHERE lower(type) = ? ORDER BY created_at, key",
+    )
+    .bind(type_name.to_ascii_lowercase())
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(Resource::from_row)
+    .collect()
+}
+
 /// Inserts or replaces a resource; the creation time of an existing row is kept.
 pub async fn put(conn: &mut SqliteConnection, r: &Resource) -> Result<(), sqlx::Error> {
     let ts = now();
