@@ -654,36 +654,152 @@ async fn a_running_deployment_can_be_canceled() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_scale_set_az_generates_fails_precisely_until_compute_exists() {
+async fn the_bodies_az_generates_for_lb_and_vmss_create_deploy() {
     let t = TestArmlet::start().await;
     group(&t, "rg3").await;
-    // The body `az vmss create` PUTs, without the virtual network it also creates (that is
-    // network's), so the scale set is attempted.
+    let ip = format!(
+        "/subscriptions/{SUB}/resourceGroups/rg3/providers/Microsoft.Network/publicIPAddresses/ip?api-version=2025-09-01"
+    );
+    let (s, _) = t
+        .put(&ip, json!({"location": "eastus", "sku": {"name": "Standard"}, "properties": {"publicIPAllocationMethod": "Static"}}))
+        .await;
+    assert_eq!(s, 201);
+
+    // `az network lb create` with an existing public IP: the body it PUTs, as recorded.
+    let (status, lb) = deploy(
+        &t,
+        &group_deployment("rg3", "lb_deploy_recorded"),
+        fixture("lb-create.deployment.json"),
+    )
+    .await;
+    assert_eq!(status["status"], "Succeeded", "{status}");
+    let out = &lb["properties"]["outputs"]["loadBalancer"];
+    assert_eq!(out["type"], "Object");
+    assert_eq!(out["value"]["frontendIPConfigurations"][0]["name"], "fe");
+    assert_eq!(out["value"]["backendAddressPools"][0]["name"], "pool");
+    assert_eq!(
+        lb["properties"]["outputResources"],
+        json!([{"id": format!("/subscriptions/{SUB}/resourceGroups/rg3/providers/Microsoft.Network/loadBalancers/lb")}])
+    );
+
+    // `az vmss create`: a virtual network and a Flexible scale set in its subnet and the load
+    // balancer's pool. Its template writes `"primary": "true"`, which ARM reads as a boolean.
+    // (The recorded nginx cloud-config is left out: it would run systemctl on this host.)
     let mut recorded: Value =
         serde_json::from_str(&fixture("vmss-create.deployment.json")).unwrap();
-    let resources = recorded["properties"]["template"]["resources"]
-        .as_array_mut()
-        .unwrap();
-    resources.retain(|r| r["type"] != "Microsoft.Network/virtualNetworks");
-    resources[0]["dependsOn"] = json!([]);
+    let vmss = &mut recorded["properties"]["template"]["resources"][1];
+    vmss["properties"]["virtualMachineProfile"]["osProfile"]
+        .as_object_mut()
+        .unwrap()
+        .remove("customData");
     let (status, d) = deploy(
         &t,
-        &group_deployment("rg3", "vmss_deploy_x"),
+        &group_deployment("rg3", "vmss_deploy_recorded"),
         recorded.to_string(),
     )
     .await;
-    assert_eq!(status["status"], "Failed");
-    let detail = &d["properties"]["error"]["details"][0];
-    assert_eq!(detail["code"], "InvalidResourceType");
+    assert_eq!(status["status"], "Succeeded", "{status}");
+    let scale_set = &d["properties"]["outputs"]["VMSS"]["value"];
+    assert_eq!(scale_set["orchestrationMode"], "Flexible");
     assert_eq!(
-        detail["message"],
-        "The resource type 'virtualMachineScaleSets' could not be found in the namespace 'Microsoft.Compute' for api version '2026-04-01'."
+        scale_set["virtualMachineProfile"]["networkProfile"]["networkInterfaceConfigurations"][0]["properties"]
+            ["primary"],
+        true
     );
+    let (_, ops) = t
+        .get(&q(&format!(
+            "{}/operations",
+            group_deployment("rg3", "vmss_deploy_recorded")
+        )))
+        .await;
+    let kinds: Vec<&str> = ops["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            o["properties"]["targetResource"]["resourceType"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
     assert_eq!(
-        detail["target"],
-        format!(
-            "/subscriptions/{SUB}/resourceGroups/rg3/providers/Microsoft.Compute/virtualMachineScaleSets/vmss"
-        )
+        kinds,
+        vec![
+            "Microsoft.Network/virtualNetworks",
+            "Microsoft.Compute/virtualMachineScaleSets"
+        ],
+        "the vnet first: the scale set depends on it"
     );
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complete_mode_deletes_what_the_template_does_not_declare() {
+    let t = TestArmlet::start().await;
+    group(&t, "cm").await;
+    let ips = |names: &[&str]| {
+        let resources: Vec<Value> = names
+            .iter()
+            .map(|n| json!({"type": "Microsoft.Network/publicIPAddresses", "apiVersion": "2024-05-01", "name": n,
+                "location": "[resourceGroup().location]", "sku": {"name": "Standard"},
+                "properties": {"publicIPAllocationMethod": "Static", "idleTimeoutInMinutes": "10"}}))
+            .collect();
+        json!({"resources": resources}).to_string()
+    };
+    let (status, _) = deploy(
+        &t,
+        &group_deployment("cm", "both"),
+        body(&ips(&["a", "b"]), json!({}), "Incremental"),
+    )
+    .await;
+    assert_eq!(status["status"], "Succeeded", "{status}");
+    let (_, a) = t.get(&format!("/subscriptions/{SUB}/resourceGroups/cm/providers/Microsoft.Network/publicIPAddresses/a?api-version=2024-05-01")).await;
+    assert_eq!(
+        a["properties"]["idleTimeoutInMinutes"], 10,
+        "coerced to the integer the schema wants"
+    );
+
+    // Incremental leaves b alone; Complete deletes it.
+    let (status, _) = deploy(
+        &t,
+        &group_deployment("cm", "only-a"),
+        body(&ips(&["a"]), json!({}), "Incremental"),
+    )
+    .await;
+    assert_eq!(status["status"], "Succeeded");
+    let (_, list) = t
+        .get(&format!(
+            "/subscriptions/{SUB}/resourceGroups/cm/resources?api-version=2024-11-01"
+        ))
+        .await;
+    assert_eq!(list["value"].as_array().unwrap().len(), 2);
+    let path = group_deployment("cm", "complete");
+    let (status, d) = deploy(&t, &path, body(&ips(&["a"]), json!({}), "Complete")).await;
+    assert_eq!(status["status"], "Succeeded", "{status}");
+    assert_eq!(d["properties"]["mode"], "Complete");
+    let (_, list) = t
+        .get(&format!(
+            "/subscriptions/{SUB}/resourceGroups/cm/resources?api-version=2024-11-01"
+        ))
+        .await;
+    let names: Vec<&str> = list["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["a"]);
+    let (_, ops) = t.get(&q(&format!("{path}/operations"))).await;
+    let delete = ops["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["properties"]["provisioningOperation"] == "Delete")
+        .unwrap();
+    assert_eq!(delete["properties"]["targetResource"]["resourceName"], "b");
+    assert_eq!(delete["properties"]["provisioningState"], "Succeeded");
+    // Deployment records survive: Complete mode deletes resources, not deployments.
+    let (s, _) = t.get(&q(&group_deployment("cm", "both"))).await;
+    assert_eq!(s, 200);
     t.stop().await;
 }

@@ -1,6 +1,6 @@
 //! Template deployments with the real `az` CLI: `az deployment group|sub ...`,
 //! `az deployment operation group list`, and the commands that deploy templates behind the
-//! scenes (`az network lb create`, `az vmss create`).
+//! scenes (`az network lb create` with an existing and a new public IP, `az vmss create`).
 
 mod common;
 
@@ -234,47 +234,7 @@ async fn az_deployment_sub_create_makes_resource_groups() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn az_vmss_create_fails_with_an_arm_error_until_compute_exists() {
-    let t = TestArmlet::start().await;
-    let az = Az::for_armlet(&t);
-    az.json(&["group", "create", "-n", "vmss-rg", "-l", "eastus"])
-        .await;
-    let err = az
-        .fails(&[
-            "vmss",
-            "create",
-            "-g",
-            "vmss-rg",
-            "-n",
-            "vmss",
-            "--image",
-            "Ubuntu2204",
-            "--orchestration-mode",
-            "Uniform",
-            "--instance-count",
-            "2",
-            "--admin-username",
-            "azureuser",
-            "--authentication-type",
-            "password",
-            "--admin-password",
-            "Armlet-Passw0rd!",
-            "--upgrade-policy-mode",
-            "Manual",
-        ])
-        .await;
-    // az reads the image catalogue first; armlet answers with ARM's error, never a 500.
-    assert!(
-        err.contains("InvalidResourceType") || err.contains("DeploymentFailed"),
-        "{err}"
-    );
-    assert!(!err.contains("InternalServerError"), "{err}");
-    t.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Microsoft.Network"]
-async fn az_network_lb_create_with_existing_and_new_public_ip() {
+async fn az_network_lb_create_and_vmss_create_deploy_their_templates() {
     let t = TestArmlet::start().await;
     let az = Az::for_armlet(&t);
     az.json(&["group", "create", "-n", "lb-rg", "-l", "eastus"])
@@ -363,5 +323,78 @@ async fn az_network_lb_create_with_existing_and_new_public_ip() {
             .all(|n| n.starts_with("lb_deploy_"))
     );
     assert_eq!(names(&deployments).len(), 2);
+
+    // `az vmss create` into the load balancer's pool: a template with a new virtual network
+    // and the scale set (Uniform, so the health probe and upgrade policy apply).
+    let vmss = az
+        .json(&[
+            "vmss",
+            "create",
+            "-g",
+            "lb-rg",
+            "-n",
+            "web",
+            "--image",
+            "Ubuntu2204",
+            "--orchestration-mode",
+            "Uniform",
+            "--instance-count",
+            "2",
+            "--admin-username",
+            "azureuser",
+            "--authentication-type",
+            "password",
+            "--admin-password",
+            "Armlet-Passw0rd!",
+            "--lb",
+            "lb",
+            "--backend-pool-name",
+            "pool",
+            "--vnet-name",
+            "vnet",
+            "--subnet",
+            "sub",
+            "--upgrade-policy-mode",
+            "Manual",
+        ])
+        .await;
+    assert_eq!(vmss["VMSS"]["provisioningState"], "Succeeded", "{vmss}");
+    let deployments = az
+        .json(&["deployment", "group", "list", "-g", "lb-rg"])
+        .await;
+    let vmss_deploy = names(&deployments)
+        .into_iter()
+        .find(|n| n.starts_with("vmss_deploy_"))
+        .unwrap();
+    let ops = az
+        .json(&[
+            "deployment",
+            "operation",
+            "group",
+            "list",
+            "-g",
+            "lb-rg",
+            "-n",
+            &vmss_deploy,
+        ])
+        .await;
+    let mut types: Vec<&str> = ops
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            o["properties"]["targetResource"]["resourceType"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        vec![
+            "Microsoft.Compute/virtualMachineScaleSets",
+            "Microsoft.Network/virtualNetworks"
+        ]
+    );
     t.stop().await;
 }

@@ -417,7 +417,11 @@ impl Run<'_> {
             .eval_instance(inst, &inst.body_source(), &inst.path)
             .await
         {
-            Ok(Value::Object(body)) => without_nulls(body),
+            Ok(Value::Object(body)) => {
+                let mut body = without_nulls(body);
+                super::schema::coerce(&inst.type_name, &mut body);
+                body
+            }
             Ok(_) => {
                 return Start::Fail(
                     TemplateError::at(

@@ -9,6 +9,8 @@
 //!   their dependency [`graph`].
 //! - [`engine`]: running a deployment: preflight, concurrent deployment of ready resources
 //!   through the same path a direct PUT takes, nested deployments, Complete mode, outputs.
+//! - [`schema`]: ARM's coercion of string values to the integers and booleans a resource
+//!   type's schema wants.
 //! - [`record`]: the stored deployment document and its deployment operations.
 
 mod actions;
@@ -21,6 +23,7 @@ mod lexer;
 mod parser;
 pub mod plan;
 pub mod record;
+pub mod schema;
 pub mod scope;
 pub mod template;
 #[cfg(test)]
