@@ -7,7 +7,6 @@
 
 use serde_json::{Map, Value, json};
 
-use super::expr::{self, Expr};
 use super::graph::Graph;
 use super::scope::{Failure, Frame, Known, Scope, normalize_id};
 use super::template::{Template, TemplateError};
@@ -105,74 +104,6 @@ impl Instance {
 pub struct Plan {
     pub instances: Vec<Instance>,
     pub graph: Graph,
-}
-
-impl Plan {
-    /// `properties.dependencies` of the deployment document.
-    pub fn dependencies_view(&self) -> Value {
-        let mut out = Vec::new();
-        for (i, inst) in self.instances.iter().enumerate() {
-            let deps: Vec<Value> = self
-                .graph
-                .dependencies(i)
-                .map(|d| self.instances[d].reference())
-                .collect();
-            if !deps.is_empty() {
-                let mut entry = inst.reference();
-                entry["dependsOn"] = Value::Array(deps);
-                out.push(entry);
-            }
-        }
-        Value::Array(out)
-    }
-
-    /// `properties.providers`: the namespaces and types the template uses.
-    pub fn providers_view(&self) -> Value {
-        // (namespace, [(type, locations)])
-        type Types = Vec<(String, Vec<String>)>;
-        let mut by_ns: Vec<(String, Types)> = Vec::new();
-        for inst in &self.instances {
-            let (ns, ty) = inst
-                .type_name
-                .split_once('/')
-                .unwrap_or((&inst.type_name, ""));
-            let location = inst
-                .raw
-                .get("location")
-                .and_then(Value::as_str)
-                .filter(|l| !l.starts_with('['));
-            let entry = match by_ns.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(ns)) {
-                Some(e) => e,
-                None => {
-                    by_ns.push((ns.to_string(), Vec::new()));
-                    by_ns.last_mut().expect("just pushed")
-                }
-            };
-            match entry.1.iter_mut().find(|(t, _)| t.eq_ignore_ascii_case(ty)) {
-                Some((_, locs)) => locs.extend(location.map(str::to_string)),
-                None => entry.1.push((
-                    ty.to_string(),
-                    location.map(str::to_string).into_iter().collect(),
-                )),
-            }
-        }
-        Value::Array(
-            by_ns
-                .into_iter()
-                .map(|(ns, types)| {
-                    let types: Vec<Value> = types
-                        .into_iter()
-                        .map(|(t, mut locs)| {
-                            locs.sort();
-                            locs.dedup();
-                            json!({"resourceType": t, "locations": locs})
-                        })
-                        .collect();
-                    json!({"namespace": ns, "resourceTypes": types})
-                })
-                .collect(),
-        )
-    }
 }
 
 /// Expands `template` for a deployment at `sub` / `rg` (None: subscription scope).
@@ -498,75 +429,6 @@ impl Builder<'_> {
         }
         Ok(index)
     }
-
-    /// The instances a `dependsOn` entry names.
-    fn resolve(&self, dep: &str) -> Vec<usize> {
-        let lower = dep.trim().to_ascii_lowercase();
-        let key = normalize_id(dep);
-        (0..self.instances.len())
-            .filter(|i| {
-                let inst = &self.instances[*i];
-                if dep.starts_with('/') {
-                    return inst.key == key;
-                }
-                inst.loop_name
-                    .as_deref()
-                    .is_some_and(|l| l.eq_ignore_ascii_case(&lower))
-                    || inst.symbolic.as_deref().is_some_and(|s| s == dep)
-                    || inst.name.eq_ignore_ascii_case(&lower)
-                    || inst.interleaved() == lower
-                    || format!("{}/{}", inst.type_name, inst.name).eq_ignore_ascii_case(&lower)
-            })
-            .collect()
-    }
-
-    fn dependencies(&self) -> Result<Graph, TemplateError> {
-        let mut graph = Graph::new(self.instances.len());
-        for (later, earlier) in &self.serial {
-            graph.depend(*later, *earlier);
-        }
-        for (i, inst) in self.instances.iter().enumerate() {
-            if let Some(p) = inst.parent {
-                graph.depend(i, p);
-            }
-            let deps = inst.raw.get("dependsOn").cloned().unwrap_or(Value::Null);
-            let deps = match deps {
-                Value::Null => Vec::new(),
-                Value::Array(a) => a,
-                other => vec![other],
-            };
-            for (k, d) in deps.iter().enumerate() {
-                let at = format!("{}.dependsOn[{k}]", inst.path);
-                let dep = self.string(d, &at, &inst.name, &inst.frames)?;
-                let targets = self.resolve(&dep);
-                if targets.is_empty() {
-                    return Err(TemplateError(format!(
-                        "The resource '{dep}' is not defined in the template (named by '{at}'). Please see https://aka.ms/arm-syntax for usage details."
-                    )));
-                }
-                for t in targets {
-                    graph.depend(i, t);
-                }
-            }
-            // Implicit: resources the body reads with reference() / list*().
-            for arg in referenced(&inst.body_source()) {
-                let target = self.scope.with_frames(&inst.frames, || {
-                    self.scope
-                        .without_reference(|| expr::evaluate(&arg, self.scope))
-                });
-                if let Ok(Value::String(s)) = target
-                    && let Ok(key) = self.scope.resolve_reference(&s)
-                {
-                    for (t, other) in self.instances.iter().enumerate() {
-                        if other.key == key {
-                            graph.depend(i, t);
-                        }
-                    }
-                }
-            }
-        }
-        Ok(graph)
-    }
 }
 
 fn condition_value(v: &Value) -> Option<bool> {
@@ -578,42 +440,7 @@ fn condition_value(v: &Value) -> Option<bool> {
     }
 }
 
-/// The first arguments of every `reference(...)` and `list*(...)` call in a template value.
-pub fn referenced(v: &Value) -> Vec<Expr> {
-    fn walk(e: &Expr, out: &mut Vec<Expr>) {
-        match e {
-            Expr::Call { name, args } => {
-                let lower = name.to_ascii_lowercase();
-                if (lower == "reference" || (lower.starts_with("list") && lower.len() > 4))
-                    && !args.is_empty()
-                {
-                    out.push(args[0].clone());
-                }
-                for a in args {
-                    walk(a, out);
-                }
-            }
-            Expr::Property { target, .. } => walk(target, out),
-            Expr::Index { target, index } => {
-                walk(target, out);
-                walk(index, out);
-            }
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    match v {
-        Value::String(s) if expr::is_expression(s) => {
-            if let Ok(e) = expr::parse(&s[1..s.len() - 1]) {
-                walk(&e, &mut out);
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|i| out.extend(referenced(i))),
-        Value::Object(map) => map.values().for_each(|i| out.extend(referenced(i))),
-        _ => {}
-    }
-    out
-}
-
+mod dependencies;
 #[cfg(test)]
 mod tests;
+mod views;

@@ -2,6 +2,8 @@
 //! and helpers for ARM requests and for the real `az` CLI and Python SDK.
 #![allow(dead_code)]
 
+pub mod deploy;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
