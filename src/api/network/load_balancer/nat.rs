@@ -11,7 +11,7 @@
 use serde_json::{Value, json};
 
 use super::super::{IpConfig, LB_TYPE, parse_child_ref, same_id, sub_resource};
-use super::validation::rule_pools;
+use super::children::rule_pools;
 
 pub const NAT_RULE_TYPE: &str = "Microsoft.Network/loadBalancers/inboundNatRules";
 
