@@ -47,39 +47,6 @@ fn items<'a>(doc: &'a Value, property: &str) -> &'a [Value] {
         .unwrap_or_default()
 }
 
-/// Whether an inbound NAT rule sent by a client is a NAT pool instance it read back from a
-/// GET (and is dropped: those rules are derived, not stored). A rule that takes such a name
-/// but differs from the instance is refused.
-fn is_echoed_pool_rule(rule: &Value, pools: &[Value]) -> ArmResult<bool> {
-    let Some((pool_name, k)) = rule["name"]
-        .as_str()
-        .and_then(nat::parse_generated_rule_name)
-    else {
-        return Ok(false);
-    };
-    let Some(pool) = pools.iter().find(|p| {
-        p["name"]
-            .as_str()
-            .is_some_and(|n| n.eq_ignore_ascii_case(pool_name))
-    }) else {
-        return Ok(false);
-    };
-    let (r, p) = (&rule["properties"], &pool["properties"]);
-    let port = p["frontendPortRangeStart"].as_i64().map(|s| s + k as i64);
-    let echo = r["frontendPort"].as_i64() == port
-        && r["backendPort"] == p["backendPort"]
-        && r["protocol"].as_str().map(str::to_ascii_lowercase)
-            == p["protocol"].as_str().map(str::to_ascii_lowercase);
-    if echo {
-        Ok(true)
-    } else {
-        Err(errors::invalid_format(format!(
-            "Inbound NAT rule name {} is reserved for instance {k} of inbound NAT pool {pool_name}.",
-            rule["name"].as_str().unwrap_or_default()
-        )))
-    }
-}
-
 /// Validates each element of every child collection, drops computed properties and gives
 /// each element its id, type and provisioning state.
 fn collections(doc: &mut Value, lb_id: &str) -> ArmResult<()> {
@@ -96,22 +63,22 @@ fn collections(doc: &mut Value, lb_id: &str) -> ArmResult<()> {
             &format!("properties.{property}"),
         )?
         .to_vec();
-        for e in list.iter_mut() {
-            if !e.is_object() {
-                return Err(ArmError::invalid_request_content(format!(
-                    "Every element of 'properties.{property}' must be an object."
-                )));
-            }
-            validation::strip(e, children::read_only(property))?;
+        if list.iter().any(|e| !e.is_object()) {
+            return Err(ArmError::invalid_request_content(format!(
+                "Every element of 'properties.{property}' must be an object."
+            )));
         }
         if *property == "inboundNatRules" {
             let mut kept = Vec::new();
             for rule in list {
-                if !is_echoed_pool_rule(&rule, &pools)? {
+                if !nat::is_echoed_pool_rule(&rule, &pools)? {
                     kept.push(rule);
                 }
             }
             list = kept;
+        }
+        for e in list.iter_mut() {
+            validation::strip(e, children::read_only(property))?;
         }
         validation::names(&list, property)?;
         for e in list.iter_mut() {
