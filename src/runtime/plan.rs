@@ -310,18 +310,36 @@ pub fn plan(state: &State, ports: PortRule) -> Plan {
         // range start + k). One backend each.
         let lb_id = lower(&lb["id"]);
         for (_, props, idx) in &ip_configs {
-            for reference in props["loadBalancerInboundNatRules"].as_array().into_iter().flatten() {
+            for reference in props["loadBalancerInboundNatRules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
                 let rule_id = lower(&reference["id"]);
-                let Some(name) = rule_id.strip_prefix(&format!("{lb_id}/inboundnatrules/")) else { continue };
-                let Some(nat) = nat_rule(p, name) else { continue };
-                let Some(addr) = frontend_addr(&lower(&nat["frontendIPConfiguration"]["id"])) else { continue };
+                let Some(name) = rule_id.strip_prefix(&format!("{lb_id}/inboundnatrules/")) else {
+                    continue;
+                };
+                let Some(nat) = nat_rule(p, name) else {
+                    continue;
+                };
+                let Some(addr) = frontend_addr(&lower(&nat["frontendIPConfiguration"]["id"]))
+                else {
+                    continue;
+                };
                 let backend_port = nat["backendPort"].as_u64().unwrap_or(0) as u16;
                 wanted_ports[*idx].push((backend_port, PortKind::Banner));
                 let inst = &instances[*idx];
                 frontends.push(FrontendPlan {
                     key: rule_id.clone(),
-                    bind: SocketAddr::from((addr, ports.effective(nat["frontendPort"].as_u64().unwrap_or(0) as u16))),
-                    transport: if nat["protocol"] == "Udp" { Transport::Udp } else { Transport::Tcp },
+                    bind: SocketAddr::from((
+                        addr,
+                        ports.effective(nat["frontendPort"].as_u64().unwrap_or(0) as u16),
+                    )),
+                    transport: if nat["protocol"] == "Udp" {
+                        Transport::Udp
+                    } else {
+                        Transport::Tcp
+                    },
                     backends: vec![BackendPlan {
                         instance: inst.key.clone(),
                         addr: SocketAddr::from((inst.bind_address, ports.effective(backend_port))),
@@ -359,7 +377,14 @@ pub fn plan(state: &State, ports: PortRule) -> Plan {
 /// `<pool>.<k>` derived from NAT pool `<pool>`.
 fn nat_rule(lb_props: &Value, name: &str) -> Option<Value> {
     let by_name = |list: &Value, n: &str| {
-        list.as_array()?.iter().find(|c| c["name"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(n))).map(|c| c["properties"].clone())
+        list.as_array()?
+            .iter()
+            .find(|c| {
+                c["name"]
+                    .as_str()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(n))
+            })
+            .map(|c| c["properties"].clone())
     };
     if let Some(explicit) = by_name(&lb_props["inboundNatRules"], name) {
         return Some(explicit);
@@ -465,7 +490,11 @@ mod tests {
         let mut nics = Vec::new();
         for i in 0..2 {
             let vm = format!("{VMSS}/virtualMachines/{i}");
-            let nat = if i == 1 { json!([{"id": format!("{LB}/inboundNatRules/ssh.1")}]) } else { json!([]) };
+            let nat = if i == 1 {
+                json!([{"id": format!("{LB}/inboundNatRules/ssh.1")}])
+            } else {
+                json!([])
+            };
             instances.push(json!({"id": vm, "name": format!("web_{i}"), "instanceId": i.to_string(),
                 "_armlet": {"bindAddress": format!("127.2.0.{}", i + 1), "model": {}, "modelVersion": 1, "power": "running"}}));
             nics.push(json!({"id": format!("{vm}/networkInterfaces/nic"), "properties": {"virtualMachine": {"id": vm}, "ipConfigurations": [
