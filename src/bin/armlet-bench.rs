@@ -6,7 +6,7 @@
 //! is on PATH. The client is a plain blocking socket on the main thread, so every figure is
 //! one connection (or one connection at a time) and every run is bounded in time.
 //!
-//! Usage: `cargo run --release --bin armlet-bench -- [--secs 2] [--rounds 3]`
+//! Usage: `cargo run --release --bin armlet-bench -- [--secs 2] [--rounds 3] [--workers N]`
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -52,6 +52,8 @@ fn main() -> anyhow::Result<()> {
     };
     let secs = Duration::from_secs(arg("--secs", 2));
     let rounds = arg("--rounds", 3).max(1);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let workers = arg("--workers", cores as u64) as usize;
 
     let http = spawn_http_backend()?;
     let sink = spawn_sink_backend()?;
@@ -68,7 +70,7 @@ fn main() -> anyhow::Result<()> {
     let _guard = rt.enter();
     let shutdown = CancellationToken::new();
     let health = HealthView::fixed(HealthTable::default());
-    let proxy = Proxy::start(Clock::new(1.0), health, &shutdown)?;
+    let proxy = Proxy::with_workers(Clock::new(1.0), health, &shutdown, workers)?;
     let fe_http = free_port("127.0.0.2")?;
     let fe_sink = free_port("127.0.0.2")?;
     proxy.publish(Arc::new(RoutingTable {
@@ -90,9 +92,8 @@ fn main() -> anyhow::Result<()> {
         });
     }
 
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "armlet-bench: {cores} cores, {} s per run, best of {rounds} rounds",
+        "armlet-bench: {cores} cores, {workers} proxy workers, {} s per run, best of {rounds} rounds",
         secs.as_secs()
     );
     let mut best: Vec<Figures> = vec![Figures::default(); targets.len()];
@@ -228,24 +229,33 @@ fn read_n(s: &mut TcpStream, buf: &mut [u8], want: usize) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// The HTTP backend: one blocking thread per connection (keep-alive or close).
+/// The HTTP backend: a tokio HTTP/1.1 server (keep-alive, or close on request) on its own
+/// single-threaded runtime.
 fn spawn_http_backend() -> std::io::Result<SocketAddr> {
     let l = TcpListener::bind("127.0.0.1:0")?;
     let addr = l.local_addr()?;
+    l.set_nonblocking(true)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     std::thread::spawn(move || {
-        for c in l.incoming().flatten() {
-            std::thread::spawn(move || serve_http(c));
-        }
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::from_std(l).expect("listener");
+            while let Ok((c, _)) = l.accept().await {
+                tokio::spawn(serve_http(c));
+            }
+        })
     });
     Ok(addr)
 }
 
-fn serve_http(mut c: TcpStream) {
+async fn serve_http(mut c: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let _ = c.set_nodelay(true);
     let mut buf = vec![0u8; 4096];
     let mut have = 0;
     loop {
-        let Ok(n) = c.read(&mut buf[have..]) else {
+        let Ok(n) = c.read(&mut buf[have..]).await else {
             return;
         };
         if n == 0 {
@@ -255,7 +265,7 @@ fn serve_http(mut c: TcpStream) {
         while let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
             let close = buf[..end].windows(17).any(|w| w == b"Connection: close");
             let answer = if close { RESPONSE_CLOSE } else { RESPONSE };
-            if c.write_all(answer).is_err() || close {
+            if c.write_all(answer).await.is_err() || close {
                 return;
             }
             buf.copy_within(end + 4..have, 0);

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socket2::SockRef;
+use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
@@ -169,6 +170,15 @@ async fn pump(
         let read = SCRATCH_BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
             let n = src.try_read(&mut buf)?;
+            if n > 0 && n < buf.len() {
+                // A short read drained the socket: forget its readiness now instead of
+                // paying for a read that returns EAGAIN. Safe with edge-triggered epoll:
+                // data arriving after this read raises a new event (the reactor has not
+                // turned since), and tokio only clears the readiness tick we observed.
+                let _ = src.try_io(Interest::READABLE, || {
+                    Err::<(), _>(ErrorKind::WouldBlock.into())
+                });
+            }
             let mut off = 0;
             while off < n {
                 match dst.try_write(&buf[off..n]) {
