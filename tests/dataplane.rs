@@ -2,191 +2,22 @@
 //! TCP and UDP forwarding, idle timeout with and without reset, half-close, listener and
 //! backend removal. Waits are bounded polls; the probe clock runs fast (scale 60).
 
-use std::net::{Ipv4Addr, SocketAddr};
+#[path = "support/dataplane.rs"]
+mod support;
+
+use std::net::Ipv4Addr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use armlet::runtime::clock::Clock;
-use armlet::runtime::probe::{Health, HealthView, ProbeKey, ProbeProtocol, ProbeTarget, Prober};
-use armlet::runtime::proxy::{
-    Backend, Distribution, FrontendRule, NoHealthy, Proxy, RoutingTable, Transport,
-};
+use armlet::runtime::probe::{Health, ProbeKey, ProbeProtocol, ProbeTarget, Prober};
+use armlet::runtime::proxy::{Distribution, NoHealthy, Proxy, RoutingTable, Transport};
+use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-/// Polls `f` every 10 ms until it holds, for at most [`WAIT`].
-async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !f().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// A backend that answers `GET /health` with 200 or 500 (per `healthy`) and anything
-/// else with its name, one request per connection.
-async fn http_backend(name: &'static str) -> (SocketAddr, Arc<AtomicBool>) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let healthy = Arc::new(AtomicBool::new(true));
-    let h = healthy.clone();
-    tokio::spawn(async move {
-        while let Ok((mut c, _)) = l.accept().await {
-            let h = h.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 1024];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match c.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let (status, body) = if buf.starts_with(b"GET /health ") {
-                    if h.load(Ordering::SeqCst) {
-                        ("200 OK", "up")
-                    } else {
-                        ("500 Sick", "down")
-                    }
-                } else {
-                    ("200 OK", name)
-                };
-                let answer = format!(
-                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = c.write_all(answer.as_bytes()).await;
-                let _ = c.shutdown().await;
-            });
-        }
-    });
-    (addr, healthy)
-}
-
-/// An echo backend: writes back what it reads; on EOF answers "bye" and closes.
-async fn echo_backend() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut c, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = c.read(&mut buf).await {
-                    if n == 0 {
-                        let _ = c.write_all(b"bye").await;
-                        return;
-                    }
-                    if c.write_all(&buf[..n]).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
-/// `GET /` through `fe`, from `src` if given; the body (the backend's name).
-async fn get(fe: SocketAddr, src: Option<Ipv4Addr>) -> std::io::Result<String> {
-    let s = TcpSocket::new_v4()?;
-    if let Some(ip) = src {
-        s.bind((ip, 0).into())?;
-    }
-    let mut c = s.connect(fe).await?;
-    c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        .await?;
-    let mut out = String::new();
-    c.read_to_string(&mut out).await?;
-    match out.split_once("\r\n\r\n") {
-        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_string()),
-        _ => Err(std::io::Error::other(format!("bad answer: {out:?}"))),
-    }
-}
-
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn rule(key: &str, protocol: Transport, backends: Vec<Backend>) -> FrontendRule {
-    FrontendRule {
-        key: key.into(),
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        protocol,
-        backends,
-        distribution: Distribution::Default,
-        idle_timeout: Duration::from_secs(4 * 60),
-        tcp_reset: false,
-        no_healthy: NoHealthy::AllProbedDown,
-    }
-}
-
-fn backend(key: &str, addr: SocketAddr, probe: Option<ProbeKey>) -> Backend {
-    Backend {
-        key: key.into(),
-        addr,
-        probe,
-    }
-}
-
-struct Rig {
-    proxy: Proxy,
-    prober: Prober,
-    health: HealthView,
-    _shutdown: CancellationToken,
-}
-
-fn rig() -> Rig {
-    let shutdown = CancellationToken::new();
-    let clock = Clock::new(60.0);
-    let prober = Prober::new(clock, shutdown.child_token(), TaskTracker::new());
-    let health = prober.health();
-    let proxy = Proxy::with_workers(clock, health.clone(), &shutdown, 2).unwrap();
-    Rig {
-        proxy,
-        prober,
-        health,
-        _shutdown: shutdown,
-    }
-}
-
-impl Rig {
-    fn publish(&self, frontends: Vec<FrontendRule>) -> Vec<SocketAddr> {
-        let keys: Vec<String> = frontends.iter().map(|f| f.key.clone()).collect();
-        self.proxy.publish(Arc::new(RoutingTable { frontends }));
-        keys.iter()
-            .map(|k| self.proxy.local_addr(k).expect("frontend bound"))
-            .collect()
-    }
-
-    async fn wait_health(&self, key: &ProbeKey, want: Health) {
-        eventually(&format!("{key:?} to be {want:?}"), async || {
-            self.health.load().health(key) == want
-        })
-        .await;
-    }
-}
-
-fn http_probe(backend: &str, addr: SocketAddr) -> ProbeTarget {
-    ProbeTarget {
-        key: ProbeKey::new("hp", backend),
-        protocol: ProbeProtocol::Http,
-        addr,
-        request_path: Some("/health".into()),
-        interval: Duration::from_secs(5),
-        threshold: 2,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traffic_follows_health_probes() {
@@ -484,4 +315,96 @@ async fn bind_failures_are_reported_per_frontend() {
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].0, "lb/rules/busy");
     assert!(rig.proxy.local_addr("lb/rules/fine").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_flows_survive_a_backend_going_down() {
+    let rig = rig();
+    let echo = echo_backend().await;
+    let (health_addr, healthy) = http_backend("h").await;
+    let key = ProbeKey::new("hp", "e");
+    let mut target = http_probe("e", health_addr);
+    target.key = key.clone();
+    rig.prober.set_targets(vec![target]);
+    rig.wait_health(&key, Health::Up).await;
+    let fe = rig.publish(vec![rule(
+        "lb/rules/keep",
+        Transport::Tcp,
+        vec![backend("e", echo, Some(key.clone()))],
+    )])[0];
+    let mut c = TcpStream::connect(fe).await.unwrap();
+    c.write_all(b"one").await.unwrap();
+    let mut buf = [0u8; 3];
+    c.read_exact(&mut buf).await.unwrap();
+
+    healthy.store(false, Ordering::SeqCst);
+    rig.wait_health(&key, Health::Down).await;
+    c.write_all(b"two").await.unwrap();
+    c.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"two", "the open flow goes on");
+    // All probed down (the default behaviour): a new flow is refused.
+    // (The reset may already be there when connect returns.)
+    if let Ok(mut n) = TcpStream::connect(fe).await {
+        let _ = n.write_all(b"x").await;
+        let r = tokio::time::timeout(WAIT, n.read(&mut buf)).await.unwrap();
+        assert!(matches!(r, Ok(0) | Err(_)), "new flow served: {r:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_a_probe_target_applies_it() {
+    let rig = rig();
+    let (addr, healthy) = http_backend("p").await;
+    let mut target = http_probe("p", addr);
+    target.request_path = Some("/".into()); // answers 200 whatever `healthy` says
+    rig.prober.set_targets(vec![target.clone()]);
+    rig.wait_health(&target.key, Health::Up).await;
+    healthy.store(false, Ordering::SeqCst);
+    target.interval = Duration::from_secs(6);
+    target.threshold = 3;
+    rig.prober.set_targets(vec![target.clone()]);
+    assert_eq!(rig.prober.targets(), vec![target.clone()]);
+    assert_eq!(
+        rig.health.load().health(&target.key),
+        Health::Up,
+        "health kept"
+    );
+    target.request_path = Some("/health".into());
+    rig.prober.set_targets(vec![target.clone()]);
+    rig.wait_health(&target.key, Health::Down).await;
+    let entry = rig.health.load().get(&target.key).cloned().unwrap();
+    assert_eq!(entry.detail, "status 500");
+    assert!(entry.state.failures >= 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minute_series_record_traffic() {
+    let shutdown = CancellationToken::new();
+    // 600×: an Azure minute lasts 100 ms.
+    let clock = Clock::new(600.0);
+    let prober = Prober::new(clock, shutdown.child_token(), TaskTracker::new());
+    let proxy = Proxy::with_workers(clock, prober.health(), &shutdown, 2).unwrap();
+    let (addr, _) = http_backend("m").await;
+    let key = "lb/rules/metrics";
+    let mut r = rule(key, Transport::Tcp, vec![backend("m", addr, None)]);
+    r.idle_timeout = Duration::from_secs(3600);
+    proxy.publish(Arc::new(RoutingTable { frontends: vec![r] }));
+    let fe = proxy.local_addr(key).unwrap();
+    assert_eq!(get(fe, None).await.unwrap(), "m");
+    eventually("a minute point with the request", async || {
+        let total: u64 = proxy
+            .series()
+            .points(key, None)
+            .iter()
+            .map(|p| p.traffic.syn)
+            .sum();
+        let backend: u64 = proxy
+            .series()
+            .points(key, Some("m"))
+            .iter()
+            .map(|p| p.traffic.bytes())
+            .sum();
+        total == 1 && backend > 0
+    })
+    .await;
 }
