@@ -6,7 +6,7 @@
 //! is on PATH. The client is a plain blocking socket on the main thread, so every figure is
 //! one connection (or one connection at a time) and every run is bounded in time.
 //!
-//! Usage: `cargo run --release --bin armlet-bench -- [--secs 2] [--rounds 3] [--workers N]`
+//! Usage: `cargo run --release --bin armlet-bench -- [--secs 2] [--rounds 5] [--workers N]`
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -51,7 +51,7 @@ fn main() -> anyhow::Result<()> {
             .unwrap_or(default)
     };
     let secs = Duration::from_secs(arg("--secs", 2));
-    let rounds = arg("--rounds", 3).max(1);
+    let rounds = arg("--rounds", 5).max(1);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let workers = arg("--workers", cores as u64) as usize;
 
@@ -93,31 +93,34 @@ fn main() -> anyhow::Result<()> {
     }
 
     println!(
-        "armlet-bench: {cores} cores, {workers} proxy workers, {} s per run, best of {rounds} rounds",
+        "armlet-bench: {cores} cores, {workers} proxy workers, {} s per run, {rounds} rounds",
         secs.as_secs()
     );
-    let mut best: Vec<Figures> = vec![Figures::default(); targets.len()];
+    // Each figure is measured for every target back to back (so they share the machine's
+    // mood), rounds repeat the whole, and the report shows the best and the median round.
+    let mut runs: Vec<Vec<Figures>> = vec![Vec::new(); targets.len()];
     for round in 0..rounds {
+        let mut this: Vec<Figures> = vec![Figures::default(); targets.len()];
         for (i, t) in targets.iter().enumerate() {
-            let f = measure(t, secs)?;
-            eprintln!("round {round} {:>8}: {f:?}", t.name);
-            let b = &mut best[i];
-            b.stream_gbps = b.stream_gbps.max(f.stream_gbps);
-            b.keepalive_rps = b.keepalive_rps.max(f.keepalive_rps);
-            b.newconn_rps = b.newconn_rps.max(f.newconn_rps);
-            b.p50_us = if round == 0 {
-                f.p50_us
-            } else {
-                b.p50_us.min(f.p50_us)
-            };
-            b.p99_us = if round == 0 {
-                f.p99_us
-            } else {
-                b.p99_us.min(f.p99_us)
-            };
+            this[i].stream_gbps = stream(t.sink, secs)?;
+        }
+        for (i, t) in targets.iter().enumerate() {
+            (this[i].keepalive_rps, this[i].p50_us, this[i].p99_us) = keepalive(t.http, secs)?;
+        }
+        for (i, t) in targets.iter().enumerate() {
+            this[i].newconn_rps = newconn(t.http, secs)?;
+        }
+        for (i, t) in targets.iter().enumerate() {
+            eprintln!("round {round} {:>8}: {:?}", t.name, this[i]);
+            runs[i].push(this[i]);
         }
     }
+    let best: Vec<Figures> = runs.iter().map(|r| summarize(r, true)).collect();
+    let median: Vec<Figures> = runs.iter().map(|r| summarize(r, false)).collect();
+    println!("\n== best round per figure ==");
     report(&targets, &best);
+    println!("\n== median round per figure ==");
+    report(&targets, &median);
     if haproxy.is_none() {
         println!(
             "\nhaproxy not found on PATH: install it to compare (apt-get install -y haproxy)."
@@ -152,17 +155,24 @@ fn free_port(ip: &str) -> std::io::Result<SocketAddr> {
     TcpListener::bind((ip, 0))?.local_addr()
 }
 
-fn measure(t: &Target, secs: Duration) -> anyhow::Result<Figures> {
-    let stream_gbps = stream(t.sink, secs)?;
-    let (keepalive_rps, p50_us, p99_us) = keepalive(t.http, secs)?;
-    let newconn_rps = newconn(t.http, secs)?;
-    Ok(Figures {
-        stream_gbps,
-        keepalive_rps,
-        newconn_rps,
-        p50_us,
-        p99_us,
-    })
+/// Per figure, the best (max rate, min latency) or the median of the rounds.
+fn summarize(runs: &[Figures], best: bool) -> Figures {
+    let pick = |f: fn(&Figures) -> f64, higher_is_better: bool| {
+        let mut v: Vec<f64> = runs.iter().map(f).collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        match (best, higher_is_better) {
+            (true, true) => v[v.len() - 1],
+            (true, false) => v[0],
+            (false, _) => v[v.len() / 2],
+        }
+    };
+    Figures {
+        stream_gbps: pick(|f| f.stream_gbps, true),
+        keepalive_rps: pick(|f| f.keepalive_rps, true),
+        newconn_rps: pick(|f| f.newconn_rps, true),
+        p50_us: pick(|f| f.p50_us, false),
+        p99_us: pick(|f| f.p99_us, false),
+    }
 }
 
 /// One stream to the sink for `secs`; the sink reports how much it received.

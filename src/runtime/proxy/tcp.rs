@@ -113,7 +113,7 @@ async fn flow(fe: Arc<FrontendRt>, rule: Arc<RuleRt>, backend: Arc<BackendRt>, c
             return reset(&client);
         }
     };
-    let _ = client.set_nodelay(true);
+    // The client side inherited TCP_NODELAY from the listener.
     let _ = upstream.set_nodelay(true);
     let count_in = |n: usize| {
         let p = tcp_packets(n);
