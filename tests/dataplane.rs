@@ -43,9 +43,15 @@ async fn traffic_follows_health_probes() {
     }
     assert_eq!(seen.len(), 3, "all healthy backends get traffic: {seen:?}");
 
+    let flipped = tokio::time::Instant::now();
     flags[1].store(false, Ordering::SeqCst);
     rig.wait_health(&ProbeKey::new("hp", "vm1"), Health::Down)
         .await;
+    // Two consecutive failures: at least one probe interval (5 s / 60 = 83 ms) apart.
+    assert!(
+        flipped.elapsed() >= Duration::from_millis(80),
+        "down too early"
+    );
     for _ in 0..60 {
         let who = get(fe, None)
             .await
@@ -407,4 +413,36 @@ async fn minute_series_record_traffic() {
         total == 1 && backend > 0
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_transfers_arrive_intact() {
+    // 8 MiB each way: past the point where a direction switches to splice(2).
+    let rig = rig();
+    let echo = echo_backend().await;
+    let fe = rig.publish(vec![rule(
+        "lb/rules/bulk",
+        Transport::Tcp,
+        vec![backend("e", echo, None)],
+    )])[0];
+    let c = TcpStream::connect(fe).await.unwrap();
+    let (mut rd, mut wr) = c.into_split();
+    let data: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let expected = data.clone();
+    let writer = tokio::spawn(async move {
+        wr.write_all(&data).await.unwrap();
+        wr.shutdown().await.unwrap();
+    });
+    let mut got = Vec::with_capacity(expected.len() + 3);
+    tokio::time::timeout(WAIT, rd.read_to_end(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    writer.await.unwrap();
+    assert_eq!(got.len(), expected.len() + 3);
+    assert!(got[..expected.len()] == expected[..], "payload corrupted");
+    assert_eq!(&got[expected.len()..], b"bye");
+    let t = rig.proxy.counters()[0].totals;
+    assert_eq!(t.bytes_in, expected.len() as u64);
+    assert_eq!(t.bytes_out, expected.len() as u64 + 3);
 }

@@ -102,7 +102,15 @@ fn main() -> anyhow::Result<()> {
     for round in 0..rounds {
         let mut this: Vec<Figures> = vec![Figures::default(); targets.len()];
         for (i, t) in targets.iter().enumerate() {
+            let cpu = proxy_cpu_secs();
             this[i].stream_gbps = stream(t.sink, secs)?;
+            if t.name == "armlet" {
+                let gbytes = this[i].stream_gbps * secs.as_secs_f64() / 8.0;
+                eprintln!(
+                    "round {round}   armlet proxy threads: {:.2} CPU-s per GB streamed",
+                    (proxy_cpu_secs() - cpu) / gbytes
+                );
+            }
         }
         for (i, t) in targets.iter().enumerate() {
             (this[i].keepalive_rps, this[i].p50_us, this[i].p99_us) = keepalive(t.http, secs)?;
@@ -153,6 +161,27 @@ fn rule(key: &str, bind: SocketAddr, backend: SocketAddr) -> FrontendRule {
 
 fn free_port(ip: &str) -> std::io::Result<SocketAddr> {
     TcpListener::bind((ip, 0))?.local_addr()
+}
+
+/// CPU time (user + system) used so far by this process's proxy worker threads.
+fn proxy_cpu_secs() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let mut ticks = 0u64;
+    for t in tasks.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("armlet-proxy") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // Fields after the ")" that closes the command: state is field 3, utime 14, stime 15.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        ticks += f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        ticks += f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    }
+    ticks as f64 / 100.0 // USER_HZ
 }
 
 /// Per figure, the best (max rate, min latency) or the median of the rounds.

@@ -70,7 +70,9 @@ impl HealthTable {
         &'a self,
         backend: &'a str,
     ) -> impl Iterator<Item = (&'a ProbeKey, &'a HealthEntry)> + 'a {
-        self.entries.iter().filter(move |(k, _)| k.backend == backend)
+        self.entries
+            .iter()
+            .filter(move |(k, _)| k.backend == backend)
     }
 
     pub fn len(&self) -> usize {

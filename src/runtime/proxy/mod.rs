@@ -14,6 +14,7 @@ pub mod counters;
 pub mod distribution;
 pub mod frontend;
 pub mod series;
+pub mod splice;
 pub mod table;
 pub mod tcp;
 pub mod udp;

@@ -5,6 +5,7 @@
 //! straight to the other side; only what the other side cannot take right now is kept in
 //! a per-direction pending buffer (allocated on first backpressure, reused). An idle flow
 //! costs no buffer memory, and the common small request/response costs no allocation.
+//! A direction that has moved a megabyte switches to `splice(2)` ([`super::splice`]).
 //!
 //! Half-close is honoured (EOF on one side shuts down writing on the other while the other
 //! direction goes on). A flow ends when both directions are done, on an error (the other
@@ -23,6 +24,7 @@ use tokio::time::Instant;
 
 use super::counters::{Counters, tcp_packets};
 use super::frontend::{BackendRt, FrontendRt, RuleRt};
+use super::splice::{self, BULK_THRESHOLD, Pipe};
 use crate::runtime::probe::HealthView;
 
 /// Size of each worker's scratch buffer (one read at most).
@@ -165,7 +167,16 @@ async fn pump(
     count: impl Fn(usize),
 ) -> io::Result<()> {
     let mut pending: Vec<u8> = Vec::new();
+    let mut moved = 0u64;
     loop {
+        if moved >= BULK_THRESHOLD {
+            // A bulk transfer: continue zero-copy if a pipe can be had.
+            match Pipe::new() {
+                Ok(pipe) => return splice::pump(src, dst, pipe, last, count).await,
+                Err(e) => tracing::debug!("no pipe for splicing, copying on: {e}"),
+            }
+            moved = 0;
+        }
         src.readable().await?;
         let read = SCRATCH_BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
@@ -199,6 +210,7 @@ async fn pump(
             return SockRef::from(dst).shutdown(std::net::Shutdown::Write);
         }
         count(n);
+        moved += n as u64;
         last.set(Instant::now());
         let mut off = 0;
         while off < pending.len() {
