@@ -6,7 +6,8 @@
 //! is on PATH. The client is a plain blocking socket on the main thread, so every figure is
 //! one connection (or one connection at a time) and every run is bounded in time.
 //!
-//! Usage: `cargo run --release --bin armlet-bench -- [--secs 2] [--rounds 5] [--workers N]`
+//! Usage: `cargo run --release --bin armlet-bench -- [--secs 2 | --ms 2000] [--rounds 5] [--workers N]
+//! [--figures stream,keepalive,newconn]`
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -50,7 +51,13 @@ fn main() -> anyhow::Result<()> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let secs = Duration::from_secs(arg("--secs", 2));
+    let secs = Duration::from_millis(arg("--ms", arg("--secs", 2) * 1000));
+    let figures = args
+        .iter()
+        .position(|a| a == "--figures")
+        .and_then(|i| args.get(i + 1))
+        .map_or("stream,keepalive,newconn", |v| v.as_str());
+    let wants = |f: &str| figures.split(',').any(|x| x == f);
     let rounds = arg("--rounds", 5).max(1);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let workers = arg("--workers", cores as u64) as usize;
@@ -93,15 +100,15 @@ fn main() -> anyhow::Result<()> {
     }
 
     println!(
-        "armlet-bench: {cores} cores, {workers} proxy workers, {} s per run, {rounds} rounds",
-        secs.as_secs()
+        "armlet-bench: {cores} cores, {workers} proxy workers, {} ms per run, {rounds} rounds, {figures}",
+        secs.as_millis()
     );
     // Each figure is measured for every target back to back (so they share the machine's
     // mood), rounds repeat the whole, and the report shows the best and the median round.
     let mut runs: Vec<Vec<Figures>> = vec![Vec::new(); targets.len()];
     for round in 0..rounds {
         let mut this: Vec<Figures> = vec![Figures::default(); targets.len()];
-        for (i, t) in targets.iter().enumerate() {
+        for (i, t) in targets.iter().enumerate().filter(|_| wants("stream")) {
             let cpu = proxy_cpu_secs();
             this[i].stream_gbps = stream(t.sink, secs)?;
             if t.name == "armlet" {
@@ -112,10 +119,10 @@ fn main() -> anyhow::Result<()> {
                 );
             }
         }
-        for (i, t) in targets.iter().enumerate() {
+        for (i, t) in targets.iter().enumerate().filter(|_| wants("keepalive")) {
             (this[i].keepalive_rps, this[i].p50_us, this[i].p99_us) = keepalive(t.http, secs)?;
         }
-        for (i, t) in targets.iter().enumerate() {
+        for (i, t) in targets.iter().enumerate().filter(|_| wants("newconn")) {
             this[i].newconn_rps = newconn(t.http, secs)?;
         }
         for (i, t) in targets.iter().enumerate() {
