@@ -9,6 +9,19 @@
 //! snapshot ([`frontend`]). Existing flows survive their backend turning unhealthy, as in
 //! Azure, but end when the backend leaves the rule. The forwarding itself runs on
 //! per-core worker threads ([`worker`]).
+//!
+//! Feeding it (the control plane builds a whole [`RoutingTable`] on every change):
+//! - a load-balancing rule gives one [`FrontendRule`] per transport (protocol `All` gives a
+//!   Tcp and a Udp rule with distinct keys): `bind` = the frontend IP's loopback address and
+//!   the effective `frontendPort`; one [`Backend`] per ip configuration in the backend pool,
+//!   at the instance's loopback address and effective `backendPort`, with
+//!   `probe = Some(ProbeKey { probe: <rule's probe id>, backend: <ip configuration id> })`;
+//!   `loadDistribution`, `idleTimeoutInMinutes`, `enableTcpReset` and the probe's
+//!   `noHealthyBackendsBehavior` map one to one;
+//! - an inbound NAT rule gives one rule with one backend and no probe; an inbound NAT pool
+//!   gives one such rule per instance (frontend port = range start + instance index).
+//!
+//! Live counters are in [`Proxy::counters`], per-minute history in [`Proxy::series`].
 
 pub mod counters;
 pub mod distribution;
