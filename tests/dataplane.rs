@@ -10,14 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use armlet::runtime::clock::Clock;
-use armlet::runtime::probe::{Health, ProbeKey, ProbeProtocol, ProbeTarget, Prober};
-use armlet::runtime::proxy::{Distribution, NoHealthy, Proxy, RoutingTable, Transport};
+use armlet::runtime::probe::{Health, ProbeKey, ProbeProtocol, ProbeTarget};
+use armlet::runtime::proxy::{Distribution, NoHealthy, RoutingTable, Transport};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use tokio::net::{TcpStream, UdpSocket};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traffic_follows_health_probes() {
@@ -117,16 +114,7 @@ async fn no_healthy_backends_behaviour() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn udp_forwards_both_ways() {
     let rig = rig();
-    let backend_sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let baddr = backend_sock.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = [0u8; 1500];
-        while let Ok((n, from)) = backend_sock.recv_from(&mut buf).await {
-            let mut reply = b"echo:".to_vec();
-            reply.extend_from_slice(&buf[..n]);
-            let _ = backend_sock.send_to(&reply, from).await;
-        }
-    });
+    let baddr = udp_echo_backend().await;
     let fe = rig.publish(vec![rule(
         "lb/rules/dns/udp",
         Transport::Udp,
@@ -209,35 +197,7 @@ async fn half_close_still_gets_the_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_probe_accepts_a_self_signed_backend() {
     let rig = rig();
-    let cert = rcgen::generate_simple_self_signed(vec!["backend.local".into()]).unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![cert.cert.der().clone()], key)
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((c, _)) = l.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(c).await else {
-                    return;
-                };
-                let mut buf = [0u8; 1024];
-                let _ = tls.read(&mut buf).await;
-                let _ = tls
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                    .await;
-                let _ = tls.shutdown().await;
-            });
-        }
-    });
+    let addr = tls_backend().await;
     let closed = free_addr();
     let mut https = http_probe("tls", addr);
     https.protocol = ProbeProtocol::Https;
@@ -385,32 +345,18 @@ async fn changing_a_probe_target_applies_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn minute_series_record_traffic() {
-    let shutdown = CancellationToken::new();
-    // 600×: an Azure minute lasts 100 ms.
-    let clock = Clock::new(600.0);
-    let prober = Prober::new(clock, shutdown.child_token(), TaskTracker::new());
-    let proxy = Proxy::with_workers(clock, prober.health(), &shutdown, 2).unwrap();
+    let rig = rig_at(600.0); // an Azure minute lasts 100 ms
     let (addr, _) = http_backend("m").await;
     let key = "lb/rules/metrics";
-    let mut r = rule(key, Transport::Tcp, vec![backend("m", addr, None)]);
-    r.idle_timeout = Duration::from_secs(3600);
-    proxy.publish(Arc::new(RoutingTable { frontends: vec![r] }));
-    let fe = proxy.local_addr(key).unwrap();
+    let fe = rig.publish(vec![rule(
+        key,
+        Transport::Tcp,
+        vec![backend("m", addr, None)],
+    )])[0];
     assert_eq!(get(fe, None).await.unwrap(), "m");
     eventually("a minute point with the request", async || {
-        let total: u64 = proxy
-            .series()
-            .points(key, None)
-            .iter()
-            .map(|p| p.traffic.syn)
-            .sum();
-        let backend: u64 = proxy
-            .series()
-            .points(key, Some("m"))
-            .iter()
-            .map(|p| p.traffic.bytes())
-            .sum();
-        total == 1 && backend > 0
+        rig.series_sum(key, None, |p| p.traffic.syn) == 1
+            && rig.series_sum(key, Some("m"), |p| p.traffic.bytes()) > 0
     })
     .await;
 }

@@ -9,10 +9,10 @@ use std::time::Duration;
 use armlet::runtime::clock::Clock;
 use armlet::runtime::probe::{Health, HealthView, ProbeKey, ProbeProtocol, ProbeTarget, Prober};
 use armlet::runtime::proxy::{
-    Backend, Distribution, FrontendRule, NoHealthy, Proxy, RoutingTable, Transport,
+    Backend, Distribution, FrontendRule, MinutePoint, NoHealthy, Proxy, RoutingTable, Transport,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::{TcpListener, TcpSocket, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -145,9 +145,14 @@ pub struct Rig {
     _shutdown: CancellationToken,
 }
 
+/// A proxy and a prober on a clock at 60× (a 5 s probe interval lasts 83 ms).
 pub fn rig() -> Rig {
+    rig_at(60.0)
+}
+
+pub fn rig_at(scale: f64) -> Rig {
     let shutdown = CancellationToken::new();
-    let clock = Clock::new(60.0);
+    let clock = Clock::new(scale);
     let prober = Prober::new(clock, shutdown.child_token(), TaskTracker::new());
     let health = prober.health();
     let proxy = Proxy::with_workers(clock, health.clone(), &shutdown, 2).unwrap();
@@ -160,6 +165,11 @@ pub fn rig() -> Rig {
 }
 
 impl Rig {
+    /// Traffic a frontend (or one of its backends) moved, summed over its minute points.
+    pub fn series_sum(&self, key: &str, backend: Option<&str>, f: fn(&MinutePoint) -> u64) -> u64 {
+        self.proxy.series().points(key, backend).iter().map(f).sum()
+    }
+
     pub fn publish(&self, frontends: Vec<FrontendRule>) -> Vec<SocketAddr> {
         let keys: Vec<String> = frontends.iter().map(|f| f.key.clone()).collect();
         self.proxy.publish(Arc::new(RoutingTable { frontends }));
@@ -185,4 +195,53 @@ pub fn http_probe(backend: &str, addr: SocketAddr) -> ProbeTarget {
         interval: Duration::from_secs(5),
         threshold: 2,
     }
+}
+
+/// An HTTPS backend with a self-signed certificate answering 200 to anything.
+pub async fn tls_backend() -> SocketAddr {
+    let cert = rcgen::generate_simple_self_signed(vec!["backend.local".into()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((c, _)) = l.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(c).await else {
+                    return;
+                };
+                let mut buf = [0u8; 1024];
+                let _ = tls.read(&mut buf).await;
+                let _ = tls
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// A UDP backend answering every datagram with `echo:` + the datagram.
+pub async fn udp_echo_backend() -> SocketAddr {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+            let mut reply = b"echo:".to_vec();
+            reply.extend_from_slice(&buf[..n]);
+            let _ = sock.send_to(&reply, from).await;
+        }
+    });
+    addr
 }
