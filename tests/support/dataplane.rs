@@ -130,6 +130,11 @@ pub fn rule(key: &str, protocol: Transport, backends: Vec<Backend>) -> FrontendR
     }
 }
 
+/// A Tcp rule with one unprobed backend.
+pub fn tcp_rule(key: &str, backend_key: &str, addr: SocketAddr) -> FrontendRule {
+    rule(key, Transport::Tcp, vec![backend(backend_key, addr, None)])
+}
+
 pub fn backend(key: &str, addr: SocketAddr, probe: Option<ProbeKey>) -> Backend {
     Backend {
         key: key.into(),
