@@ -2,191 +2,19 @@
 //! TCP and UDP forwarding, idle timeout with and without reset, half-close, listener and
 //! backend removal. Waits are bounded polls; the probe clock runs fast (scale 60).
 
-use std::net::{Ipv4Addr, SocketAddr};
+#[path = "support/dataplane.rs"]
+mod support;
+
+use std::net::Ipv4Addr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use armlet::runtime::clock::Clock;
-use armlet::runtime::probe::{Health, HealthView, ProbeKey, ProbeProtocol, ProbeTarget, Prober};
-use armlet::runtime::proxy::{
-    Backend, Distribution, FrontendRule, NoHealthy, Proxy, RoutingTable, Transport,
-};
+use armlet::runtime::probe::{Health, ProbeKey, ProbeProtocol, ProbeTarget};
+use armlet::runtime::proxy::{Distribution, NoHealthy, RoutingTable, Transport};
+use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-/// Polls `f` every 10 ms until it holds, for at most [`WAIT`].
-async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !f().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-/// A backend that answers `GET /health` with 200 or 500 (per `healthy`) and anything
-/// else with its name, one request per connection.
-async fn http_backend(name: &'static str) -> (SocketAddr, Arc<AtomicBool>) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let healthy = Arc::new(AtomicBool::new(true));
-    let h = healthy.clone();
-    tokio::spawn(async move {
-        while let Ok((mut c, _)) = l.accept().await {
-            let h = h.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 1024];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match c.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
-                let (status, body) = if buf.starts_with(b"GET /health ") {
-                    if h.load(Ordering::SeqCst) {
-                        ("200 OK", "up")
-                    } else {
-                        ("500 Sick", "down")
-                    }
-                } else {
-                    ("200 OK", name)
-                };
-                let answer = format!(
-                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = c.write_all(answer.as_bytes()).await;
-                let _ = c.shutdown().await;
-            });
-        }
-    });
-    (addr, healthy)
-}
-
-/// An echo backend: writes back what it reads; on EOF answers "bye" and closes.
-async fn echo_backend() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut c, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = c.read(&mut buf).await {
-                    if n == 0 {
-                        let _ = c.write_all(b"bye").await;
-                        return;
-                    }
-                    if c.write_all(&buf[..n]).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
-/// `GET /` through `fe`, from `src` if given; the body (the backend's name).
-async fn get(fe: SocketAddr, src: Option<Ipv4Addr>) -> std::io::Result<String> {
-    let s = TcpSocket::new_v4()?;
-    if let Some(ip) = src {
-        s.bind((ip, 0).into())?;
-    }
-    let mut c = s.connect(fe).await?;
-    c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        .await?;
-    let mut out = String::new();
-    c.read_to_string(&mut out).await?;
-    match out.split_once("\r\n\r\n") {
-        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_string()),
-        _ => Err(std::io::Error::other(format!("bad answer: {out:?}"))),
-    }
-}
-
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn rule(key: &str, protocol: Transport, backends: Vec<Backend>) -> FrontendRule {
-    FrontendRule {
-        key: key.into(),
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        protocol,
-        backends,
-        distribution: Distribution::Default,
-        idle_timeout: Duration::from_secs(4 * 60),
-        tcp_reset: false,
-        no_healthy: NoHealthy::AllProbedDown,
-    }
-}
-
-fn backend(key: &str, addr: SocketAddr, probe: Option<ProbeKey>) -> Backend {
-    Backend {
-        key: key.into(),
-        addr,
-        probe,
-    }
-}
-
-struct Rig {
-    proxy: Proxy,
-    prober: Prober,
-    health: HealthView,
-    _shutdown: CancellationToken,
-}
-
-fn rig() -> Rig {
-    let shutdown = CancellationToken::new();
-    let clock = Clock::new(60.0);
-    let prober = Prober::new(clock, shutdown.child_token(), TaskTracker::new());
-    let health = prober.health();
-    let proxy = Proxy::with_workers(clock, health.clone(), &shutdown, 2).unwrap();
-    Rig {
-        proxy,
-        prober,
-        health,
-        _shutdown: shutdown,
-    }
-}
-
-impl Rig {
-    fn publish(&self, frontends: Vec<FrontendRule>) -> Vec<SocketAddr> {
-        let keys: Vec<String> = frontends.iter().map(|f| f.key.clone()).collect();
-        self.proxy.publish(Arc::new(RoutingTable { frontends }));
-        keys.iter()
-            .map(|k| self.proxy.local_addr(k).expect("frontend bound"))
-            .collect()
-    }
-
-    async fn wait_health(&self, key: &ProbeKey, want: Health) {
-        eventually(&format!("{key:?} to be {want:?}"), async || {
-            self.health.load().health(key) == want
-        })
-        .await;
-    }
-}
-
-fn http_probe(backend: &str, addr: SocketAddr) -> ProbeTarget {
-    ProbeTarget {
-        key: ProbeKey::new("hp", backend),
-        protocol: ProbeProtocol::Http,
-        addr,
-        request_path: Some("/health".into()),
-        interval: Duration::from_secs(5),
-        threshold: 2,
-    }
-}
+use tokio::net::{TcpStream, UdpSocket};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traffic_follows_health_probes() {
@@ -212,9 +40,15 @@ async fn traffic_follows_health_probes() {
     }
     assert_eq!(seen.len(), 3, "all healthy backends get traffic: {seen:?}");
 
+    let flipped = tokio::time::Instant::now();
     flags[1].store(false, Ordering::SeqCst);
     rig.wait_health(&ProbeKey::new("hp", "vm1"), Health::Down)
         .await;
+    // Two consecutive failures: at least one probe interval (5 s / 60 = 83 ms) apart.
+    assert!(
+        flipped.elapsed() >= Duration::from_millis(80),
+        "down too early"
+    );
     for _ in 0..60 {
         let who = get(fe, None)
             .await
@@ -280,21 +114,14 @@ async fn no_healthy_backends_behaviour() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn udp_forwards_both_ways() {
     let rig = rig();
-    let backend_sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let baddr = backend_sock.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = [0u8; 1500];
-        while let Ok((n, from)) = backend_sock.recv_from(&mut buf).await {
-            let mut reply = b"echo:".to_vec();
-            reply.extend_from_slice(&buf[..n]);
-            let _ = backend_sock.send_to(&reply, from).await;
-        }
-    });
-    let fe = rig.publish(vec![rule(
+    let baddr = udp_echo_backend().await;
+    let mut r = rule(
         "lb/rules/dns/udp",
         Transport::Udp,
         vec![backend("u0", baddr, None)],
-    )])[0];
+    );
+    r.idle_timeout = Duration::from_secs(60); // 1 s real at scale 60
+    let fe = rig.publish(vec![r])[0];
     for i in 0..2 {
         let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         client.connect(fe).await.unwrap();
@@ -312,7 +139,11 @@ async fn udp_forwards_both_ways() {
     // Counters are bumped just after each send: poll.
     eventually("UDP counters", async || {
         let t = rig.proxy.counters()[0].totals;
-        (t.packets_in, t.packets_out, t.flows, t.syn) == (6, 6, 2, 0)
+        (t.packets_in, t.packets_out, t.syn) == (6, 6, 0)
+    })
+    .await;
+    eventually("idle UDP flows to expire", async || {
+        rig.proxy.counters()[0].totals.flows == 0
     })
     .await;
 }
@@ -321,11 +152,7 @@ async fn udp_forwards_both_ways() {
 async fn idle_flows_are_reset_or_closed() {
     let rig = rig();
     let echo = echo_backend().await;
-    let mut with_reset = rule(
-        "lb/rules/rst",
-        Transport::Tcp,
-        vec![backend("e", echo, None)],
-    );
+    let mut with_reset = tcp_rule("lb/rules/rst", "e", echo);
     with_reset.idle_timeout = Duration::from_secs(30); // 0.5 s real at scale 60
     with_reset.tcp_reset = true;
     let mut silent = with_reset.clone();
@@ -353,11 +180,7 @@ async fn idle_flows_are_reset_or_closed() {
 async fn half_close_still_gets_the_answer() {
     let rig = rig();
     let echo = echo_backend().await;
-    let fe = rig.publish(vec![rule(
-        "lb/rules/hc",
-        Transport::Tcp,
-        vec![backend("e", echo, None)],
-    )])[0];
+    let fe = rig.publish(vec![tcp_rule("lb/rules/hc", "e", echo)])[0];
     let mut c = TcpStream::connect(fe).await.unwrap();
     c.write_all(b"hello").await.unwrap();
     c.shutdown().await.unwrap();
@@ -372,35 +195,7 @@ async fn half_close_still_gets_the_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_probe_accepts_a_self_signed_backend() {
     let rig = rig();
-    let cert = rcgen::generate_simple_self_signed(vec!["backend.local".into()]).unwrap();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![cert.cert.der().clone()], key)
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((c, _)) = l.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(c).await else {
-                    return;
-                };
-                let mut buf = [0u8; 1024];
-                let _ = tls.read(&mut buf).await;
-                let _ = tls
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                    .await;
-                let _ = tls.shutdown().await;
-            });
-        }
-    });
+    let addr = tls_backend().await;
     let closed = free_addr();
     let mut https = http_probe("tls", addr);
     https.protocol = ProbeProtocol::Https;
@@ -431,11 +226,7 @@ async fn https_probe_accepts_a_self_signed_backend() {
 async fn removing_a_frontend_closes_its_listener() {
     let rig = rig();
     let (addr, _) = http_backend("x").await;
-    let fe = rig.publish(vec![rule(
-        "lb/rules/gone",
-        Transport::Tcp,
-        vec![backend("x", addr, None)],
-    )])[0];
+    let fe = rig.publish(vec![tcp_rule("lb/rules/gone", "x", addr)])[0];
     assert_eq!(get(fe, None).await.unwrap(), "x");
     rig.publish(vec![]);
     eventually("the listener to close", async || {
@@ -449,15 +240,16 @@ async fn removing_a_backend_ends_its_flows() {
     let rig = rig();
     let echo = echo_backend().await;
     let other = echo_backend().await;
-    let r = rule(
-        "lb/rules/rm",
-        Transport::Tcp,
-        vec![backend("e", echo, None)],
-    );
+    let r = tcp_rule("lb/rules/rm", "e", echo);
     let fe = rig.publish(vec![r.clone()])[0];
     let mut c = TcpStream::connect(fe).await.unwrap();
     c.write_all(b"hi").await.unwrap();
     let mut buf = [0u8; 2];
+    c.read_exact(&mut buf).await.unwrap();
+    // Another frontend appears: this listener and its flow are untouched.
+    let extra = rule("lb/rules/extra", Transport::Tcp, vec![]);
+    assert_eq!(rig.publish(vec![r.clone(), extra])[0], fe);
+    c.write_all(b"hi").await.unwrap();
     c.read_exact(&mut buf).await.unwrap();
     // Same frontend, the backend replaced: the listener stays, the flow ends.
     let mut r2 = r.clone();
@@ -484,4 +276,110 @@ async fn bind_failures_are_reported_per_frontend() {
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].0, "lb/rules/busy");
     assert!(rig.proxy.local_addr("lb/rules/fine").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_flows_survive_a_backend_going_down() {
+    let rig = rig();
+    let echo = echo_backend().await;
+    let (health_addr, healthy) = http_backend("h").await;
+    let key = ProbeKey::new("hp", "e");
+    let mut target = http_probe("e", health_addr);
+    target.key = key.clone();
+    rig.prober.set_targets(vec![target]);
+    rig.wait_health(&key, Health::Up).await;
+    let fe = rig.publish(vec![rule(
+        "lb/rules/keep",
+        Transport::Tcp,
+        vec![backend("e", echo, Some(key.clone()))],
+    )])[0];
+    let mut c = TcpStream::connect(fe).await.unwrap();
+    c.write_all(b"one").await.unwrap();
+    let mut buf = [0u8; 3];
+    c.read_exact(&mut buf).await.unwrap();
+
+    healthy.store(false, Ordering::SeqCst);
+    rig.wait_health(&key, Health::Down).await;
+    c.write_all(b"two").await.unwrap();
+    c.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"two", "the open flow goes on");
+    // All probed down (the default behaviour): a new flow is refused.
+    // (The reset may already be there when connect returns.)
+    if let Ok(mut n) = TcpStream::connect(fe).await {
+        let _ = n.write_all(b"x").await;
+        let r = tokio::time::timeout(WAIT, n.read(&mut buf)).await.unwrap();
+        assert!(matches!(r, Ok(0) | Err(_)), "new flow served: {r:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_a_probe_target_applies_it() {
+    let rig = rig();
+    let (addr, healthy) = http_backend("p").await;
+    let mut target = http_probe("p", addr);
+    target.request_path = Some("/".into()); // answers 200 whatever `healthy` says
+    rig.prober.set_targets(vec![target.clone()]);
+    rig.wait_health(&target.key, Health::Up).await;
+    healthy.store(false, Ordering::SeqCst);
+    target.interval = Duration::from_secs(6);
+    target.threshold = 3;
+    rig.prober.set_targets(vec![target.clone()]);
+    assert_eq!(rig.prober.targets(), vec![target.clone()]);
+    assert_eq!(
+        rig.health.load().health(&target.key),
+        Health::Up,
+        "health kept"
+    );
+    target.request_path = Some("/health".into());
+    rig.prober.set_targets(vec![target.clone()]);
+    rig.wait_health(&target.key, Health::Down).await;
+    let entry = rig.health.load().get(&target.key).cloned().unwrap();
+    assert_eq!(entry.detail, "status 500");
+    assert!(entry.state.failures >= 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minute_series_record_traffic() {
+    let rig = rig_at(600.0); // an Azure minute lasts 100 ms
+    let (addr, _) = http_backend("m").await;
+    let key = "lb/rules/metrics";
+    let fe = rig.publish(vec![rule(
+        key,
+        Transport::Tcp,
+        vec![backend("m", addr, None)],
+    )])[0];
+    assert_eq!(get(fe, None).await.unwrap(), "m");
+    eventually("a minute point with the request", async || {
+        rig.series_sum(key, None, |p| p.traffic.syn) == 1
+            && rig.series_sum(key, Some("m"), |p| p.traffic.bytes()) > 0
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_transfers_arrive_intact() {
+    // 8 MiB each way: past the point where a direction switches to splice(2).
+    let rig = rig();
+    let echo = echo_backend().await;
+    let fe = rig.publish(vec![tcp_rule("lb/rules/bulk", "e", echo)])[0];
+    let c = TcpStream::connect(fe).await.unwrap();
+    let (mut rd, mut wr) = c.into_split();
+    let data: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let expected = data.clone();
+    let writer = tokio::spawn(async move {
+        wr.write_all(&data).await.unwrap();
+        wr.shutdown().await.unwrap();
+    });
+    let mut got = Vec::with_capacity(expected.len() + 3);
+    tokio::time::timeout(WAIT, rd.read_to_end(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    writer.await.unwrap();
+    assert_eq!(got.len(), expected.len() + 3);
+    assert!(got[..expected.len()] == expected[..], "payload corrupted");
+    assert_eq!(&got[expected.len()..], b"bye");
+    let t = rig.proxy.counters()[0].totals;
+    assert_eq!(t.bytes_in, expected.len() as u64);
+    assert_eq!(t.bytes_out, expected.len() as u64 + 3);
 }

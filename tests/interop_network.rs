@@ -41,7 +41,7 @@ async fn tutorial_load_balancer_with_az_and_the_python_sdk() {
             "Static",
         ])
         .await;
-    assert_eq!(ip["publicIp"]["ipAddress"], "127.1.0.1");
+    assert_eq!(ip["publicIp"]["ipAddress"], public_ip_n(&t, 1));
     assert_eq!(ip["publicIp"]["sku"]["name"], "Standard");
 
     // The SDK creates the load balancer `az network lb create` would, and a NIC in its pool.
@@ -430,7 +430,7 @@ async fn az_public_ips_virtual_networks_subnets_and_nics() {
         ip["publicIp"]["dnsSettings"]["fqdn"],
         "tutorialweb.eastus.cloudapp.azure.com"
     );
-    assert_eq!(ip["publicIp"]["ipAddress"], "127.1.0.1");
+    assert_eq!(ip["publicIp"]["ipAddress"], public_ip_n(&t, 1));
     let updated = az
         .json(&[
             "network",
@@ -445,7 +445,7 @@ async fn az_public_ips_virtual_networks_subnets_and_nics() {
         ])
         .await;
     assert_eq!(updated["idleTimeoutInMinutes"], 10);
-    assert_eq!(updated["ipAddress"], "127.1.0.1");
+    assert_eq!(updated["ipAddress"], public_ip_n(&t, 1));
     let shown = az
         .json(&["network", "public-ip", "show", "-g", RG, "-n", "web"])
         .await;

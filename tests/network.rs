@@ -107,7 +107,7 @@ fn tutorial_lb() -> Value {
 async fn public_ips_get_loopback_addresses_and_dns_names() {
     let t = start().await;
     let a = ok(&t, "publicIPAddresses/a", pip("Standard")).await;
-    assert_eq!(a["properties"]["ipAddress"], "127.1.0.1");
+    assert_eq!(a["properties"]["ipAddress"], public_ip_n(&t, 1));
     assert_eq!(a["properties"]["provisioningState"], "Succeeded");
     assert_eq!(a["properties"]["idleTimeoutInMinutes"], 4);
     assert_eq!(a["properties"]["publicIPAddressVersion"], "IPv4");
@@ -121,7 +121,8 @@ async fn public_ips_get_loopback_addresses_and_dns_names() {
     )
     .await;
     assert_eq!(
-        b["properties"]["ipAddress"], "127.1.0.2",
+        b["properties"]["ipAddress"],
+        public_ip_n(&t, 2),
         "Dynamic addresses are assigned at create too"
     );
     assert_eq!(
@@ -131,14 +132,14 @@ async fn public_ips_get_loopback_addresses_and_dns_names() {
 
     // An update keeps the address; a freed address is reused, lowest first.
     let b2 = ok(&t, "publicIPAddresses/B", json!({"location": "eastus", "sku": {"name": "Basic"}, "properties": {"idleTimeoutInMinutes": 20}})).await;
-    assert_eq!(b2["properties"]["ipAddress"], "127.1.0.2");
+    assert_eq!(b2["properties"]["ipAddress"], public_ip_n(&t, 2));
     assert_eq!(b2["name"], "b");
     assert!(b2["properties"]["dnsSettings"].is_null());
     assert_eq!(t.delete(&url("publicIPAddresses/a")).await.0, 200);
     let mut with_dns = pip("Standard");
     with_dns["properties"]["dnsSettings"] = json!({"domainNameLabel": "webapp"});
     let c = ok(&t, "publicIPAddresses/c", with_dns).await;
-    assert_eq!(c["properties"]["ipAddress"], "127.1.0.1");
+    assert_eq!(c["properties"]["ipAddress"], public_ip_n(&t, 1));
     // The pool spans subscriptions.
     let other = "00000000-0000-0000-0000-0000000000ff";
     t.put(
@@ -151,7 +152,7 @@ async fn public_ips_get_loopback_addresses_and_dns_names() {
         .await;
     assert_eq!(
         (s, d["properties"]["ipAddress"].as_str()),
-        (201, Some("127.1.0.3"))
+        (201, Some(public_ip_n(&t, 3).as_str()))
     );
 
     let list = get(&t, "publicIPAddresses").await;

@@ -197,6 +197,17 @@ async fn uniform_scale_set_behind_a_load_balancer_runs_for_real() {
     })
     .await;
     assert_eq!(names, ["web_0", "web_1"]);
+    // The rule's health reports what the probes see.
+    let lb = rid("Microsoft.Network/loadBalancers", "lb");
+    let health = eventually(Duration::from_secs(20), || async {
+        let (_, h) = send(t.client.post(t.url(&format!(
+            "{lb}/loadBalancingRules/http/health?api-version={NET}"
+        ))))
+        .await;
+        (h["up"] == 2).then_some(h)
+    })
+    .await;
+    assert_eq!(health["down"], 0);
 
     // NAT pool: frontend port 50000 + k reaches instance k's port 22 banner.
     let nat = SocketAddr::from((frontend.ip(), 50001));
@@ -298,18 +309,14 @@ async fn uniform_scale_set_behind_a_load_balancer_runs_for_real() {
     let (s, _) = t.delete(&format!("{vmss}?api-version={COMPUTE}")).await;
     assert!(s < 300);
     eventually(Duration::from_secs(30), || async {
-        get_http(http, "/health").await.is_none().then_some(())
-    })
-    .await;
-    assert!(
-        t.armlet
-            .app
-            .runtime
-            .supervisor
+        let sup = &t.armlet.app.runtime.supervisor;
+        let running = sup
             .list()
             .iter()
-            .all(|(_, s)| !matches!(s, armlet::runtime::instance::InstanceStatus::Running { .. }))
-    );
+            .any(|(_, s)| matches!(s, armlet::runtime::instance::InstanceStatus::Running { .. }));
+        (!running && get_http(http, "/health").await.is_none()).then_some(())
+    })
+    .await;
     t.stop().await;
 }
 

@@ -463,7 +463,15 @@ pub async fn put_child(
     let (parent_doc, _) = put(app, parent, api_version, map, None).await?;
     let rendered = find_child(&parent_doc, child, name)
         .cloned()
-        .ok_or_else(|| ArmError::internal("child vanished after write"))?;
+        .ok_or_else(|| {
+            ArmError::bad_request(
+                "InvalidRequestFormat",
+                format!(
+                    "'{name}' in '{}' is computed by the service and cannot be written directly.",
+                    child.property
+                ),
+            )
+        })?;
     Ok((rendered, created))
 }
 

@@ -305,39 +305,51 @@ pub fn plan(state: &State, ports: PortRule) -> Plan {
                 });
             }
         }
-        // Inbound NAT rules (explicit, and those generated from NAT pools): one backend each.
-        for nat in p["inboundNatRules"].as_array().into_iter().flatten() {
-            let r = &nat["properties"];
-            let Some(addr) = frontend_addr(&lower(&r["frontendIPConfiguration"]["id"])) else {
-                continue;
-            };
-            let target = lower(&r["backendIPConfiguration"]["id"]);
-            let Some((_, _, idx)) = ip_configs.iter().find(|(id, _, _)| *id == target) else {
-                continue;
-            };
-            let backend_port = r["backendPort"].as_u64().unwrap_or(0) as u16;
-            wanted_ports[*idx].push((backend_port, PortKind::Banner));
-            let inst = &instances[*idx];
-            frontends.push(FrontendPlan {
-                key: lower(&nat["id"]),
-                bind: SocketAddr::from((
-                    addr,
-                    ports.effective(r["frontendPort"].as_u64().unwrap_or(0) as u16),
-                )),
-                transport: if r["protocol"] == "Udp" {
-                    Transport::Udp
-                } else {
-                    Transport::Tcp
-                },
-                backends: vec![BackendPlan {
-                    instance: inst.key.clone(),
-                    addr: SocketAddr::from((inst.bind_address, ports.effective(backend_port))),
-                    probe: None,
-                }],
-                distribution: Distribution::Default,
-                idle_timeout: minutes(&r["idleTimeoutInMinutes"]),
-                tcp_reset: r["enableTcpReset"] == true,
-            });
+        // Inbound NAT rules: a NIC ip configuration names the rule it is the backend of,
+        // either an explicit rule or `<pool>.<k>` generated from a NAT pool (frontend port =
+        // range start + k). One backend each.
+        let lb_id = lower(&lb["id"]);
+        for (_, props, idx) in &ip_configs {
+            for reference in props["loadBalancerInboundNatRules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let rule_id = lower(&reference["id"]);
+                let Some(name) = rule_id.strip_prefix(&format!("{lb_id}/inboundnatrules/")) else {
+                    continue;
+                };
+                let Some(nat) = nat_rule(p, name) else {
+                    continue;
+                };
+                let Some(addr) = frontend_addr(&lower(&nat["frontendIPConfiguration"]["id"]))
+                else {
+                    continue;
+                };
+                let backend_port = nat["backendPort"].as_u64().unwrap_or(0) as u16;
+                wanted_ports[*idx].push((backend_port, PortKind::Banner));
+                let inst = &instances[*idx];
+                frontends.push(FrontendPlan {
+                    key: rule_id.clone(),
+                    bind: SocketAddr::from((
+                        addr,
+                        ports.effective(nat["frontendPort"].as_u64().unwrap_or(0) as u16),
+                    )),
+                    transport: if nat["protocol"] == "Udp" {
+                        Transport::Udp
+                    } else {
+                        Transport::Tcp
+                    },
+                    backends: vec![BackendPlan {
+                        instance: inst.key.clone(),
+                        addr: SocketAddr::from((inst.bind_address, ports.effective(backend_port))),
+                        probe: None,
+                    }],
+                    distribution: Distribution::Default,
+                    idle_timeout: minutes(&nat["idleTimeoutInMinutes"]),
+                    tcp_reset: nat["enableTcpReset"] == true,
+                });
+            }
         }
     }
 
@@ -359,6 +371,34 @@ pub fn plan(state: &State, ports: PortRule) -> Plan {
         frontends,
         probes,
     }
+}
+
+/// The properties of NAT rule `name` (lower case) of a load balancer: an explicit rule, or
+/// `<pool>.<k>` derived from NAT pool `<pool>`.
+fn nat_rule(lb_props: &Value, name: &str) -> Option<Value> {
+    let by_name = |list: &Value, n: &str| {
+        list.as_array()?
+            .iter()
+            .find(|c| {
+                c["name"]
+                    .as_str()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(n))
+            })
+            .map(|c| c["properties"].clone())
+    };
+    if let Some(explicit) = by_name(&lb_props["inboundNatRules"], name) {
+        return Some(explicit);
+    }
+    let (pool_name, k) = name.rsplit_once('.')?;
+    let k: u64 = k.parse().ok()?;
+    let pool = by_name(&lb_props["inboundNatPools"], pool_name)?;
+    let start = pool["frontendPortRangeStart"].as_u64()?;
+    if start + k > pool["frontendPortRangeEnd"].as_u64()? {
+        return None;
+    }
+    let mut rule = pool.clone();
+    rule["frontendPort"] = serde_json::json!(start + k);
+    Some(rule)
 }
 
 fn minutes(v: &Value) -> Duration {
@@ -441,9 +481,8 @@ mod tests {
                 {"id": format!("{LB}/loadBalancingRules/http"), "properties": {"frontendIPConfiguration": {"id": fe}, "backendAddressPool": {"id": pool}, "probe": {"id": format!("{LB}/probes/http")}, "protocol": "Tcp", "frontendPort": 80, "backendPort": 80, "idleTimeoutInMinutes": 15, "enableTcpReset": true}},
                 {"id": format!("{LB}/loadBalancingRules/https"), "properties": {"frontendIPConfiguration": {"id": fe}, "backendAddressPool": {"id": pool}, "probe": {"id": format!("{LB}/probes/https")}, "protocol": "Tcp", "frontendPort": 443, "backendPort": 443, "loadDistribution": "SourceIP"}}
             ],
-            "inboundNatRules": [
-                {"id": format!("{LB}/inboundNatRules/ssh.1"), "properties": {"frontendIPConfiguration": {"id": fe}, "protocol": "Tcp", "frontendPort": 50001, "backendPort": 22,
-                  "backendIPConfiguration": {"id": format!("{VMSS}/virtualMachines/1/networkInterfaces/nic/ipConfigurations/ipc")}}}
+            "inboundNatPools": [
+                {"name": "ssh", "properties": {"frontendIPConfiguration": {"id": fe}, "protocol": "Tcp", "frontendPortRangeStart": 50000, "frontendPortRangeEnd": 50099, "backendPort": 22}}
             ]
         }});
         let ip = json!({"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/ip", "properties": {"ipAddress": "127.1.0.1"}});
@@ -451,11 +490,16 @@ mod tests {
         let mut nics = Vec::new();
         for i in 0..2 {
             let vm = format!("{VMSS}/virtualMachines/{i}");
+            let nat = if i == 1 {
+                json!([{"id": format!("{LB}/inboundNatRules/ssh.1")}])
+            } else {
+                json!([])
+            };
             instances.push(json!({"id": vm, "name": format!("web_{i}"), "instanceId": i.to_string(),
                 "_armlet": {"bindAddress": format!("127.2.0.{}", i + 1), "model": {}, "modelVersion": 1, "power": "running"}}));
             nics.push(json!({"id": format!("{vm}/networkInterfaces/nic"), "properties": {"virtualMachine": {"id": vm}, "ipConfigurations": [
                 {"id": format!("{vm}/networkInterfaces/nic/ipConfigurations/ipc"), "properties": {"privateIPAddress": format!("10.0.0.{}", i + 4), "primary": true,
-                  "loadBalancerBackendAddressPools": [{"id": pool}]}}]}}));
+                  "loadBalancerBackendAddressPools": [{"id": pool}], "loadBalancerInboundNatRules": nat}}]}}));
         }
         State {
             load_balancers: vec![lb],

@@ -246,3 +246,8 @@ pub async fn python_sdk(t: &TestArmlet, script: &str, args: &[&str]) -> String {
     .await
     .unwrap()
 }
+
+/// The `n`th public IP address `t` hands out (its loopback block, host `n`).
+pub fn public_ip_n(t: &TestArmlet, n: u8) -> String {
+    format!("127.{}.0.{n}", t.armlet.app.config.address_block)
+}

@@ -13,6 +13,10 @@
 //! - An `Unknown` backend that fails `threshold` times in a row is reported `Down` (it was
 //!   already out of rotation; the state only becomes explicit).
 //!
+//! Every failure counts the same (refused or reset connection, timeout, non-200 status):
+//! older Azure docs said a non-200 answer probed an instance down at once, the current
+//! `probeThreshold` contract applies the threshold to all failures, and so do we.
+//!
 //! `numberOfProbes` is treated like `probeThreshold` when the latter is absent (today's
 //! Azure behaviour, and what `az network lb probe create --threshold` sets); see
 //! [`effective_threshold`].

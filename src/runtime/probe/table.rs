@@ -64,6 +64,17 @@ impl HealthTable {
         self.entries.iter()
     }
 
+    /// Every probe's entry for one backend: an instance's health as its instance view and
+    /// rolling upgrades see it.
+    pub fn for_backend<'a>(
+        &'a self,
+        backend: &'a str,
+    ) -> impl Iterator<Item = (&'a ProbeKey, &'a HealthEntry)> + 'a {
+        self.entries
+            .iter()
+            .filter(move |(k, _)| k.backend == backend)
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -175,6 +186,8 @@ mod tests {
         rx.changed().await.unwrap();
         assert_eq!(rx.borrow().health(&key), Health::Up);
         assert_eq!(view.load().version, 1);
+        assert_eq!(view.load().for_backend("b").count(), 1);
+        assert_eq!(view.load().for_backend("other").count(), 0);
         board.update(|_| false);
         assert_eq!(view.load().version, 1);
     }

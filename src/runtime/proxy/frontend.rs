@@ -73,9 +73,10 @@ pub struct FrontendRt {
     pub counters: Counters,
     /// Cancelled on removal: listeners close and all flows end.
     pub cancel: CancellationToken,
-    /// The bound socket; workers clone it, removal takes it so it closes once the
-    /// workers' clones are dropped.
-    pub socket: Mutex<Option<BoundSocket>>,
+    /// The bound sockets: for TCP one `SO_REUSEPORT` listener per worker (the kernel
+    /// spreads new connections, no thundering herd), for UDP one socket. Workers clone
+    /// theirs; removal empties this so they close once the workers' clones are dropped.
+    pub sockets: Mutex<Vec<BoundSocket>>,
 }
 
 #[derive(Debug)]
@@ -85,6 +86,15 @@ pub enum BoundSocket {
 }
 
 impl BoundSocket {
+    /// A clone of worker `index`'s socket, if that worker serves this frontend (TCP: every
+    /// worker, round robin over the listeners; UDP: worker 0 only).
+    pub fn for_worker(sockets: &[BoundSocket], index: usize) -> Option<std::io::Result<Self>> {
+        match sockets.first()? {
+            BoundSocket::Udp(_) if index != 0 => None,
+            _ => Some(sockets[index % sockets.len()].try_clone()),
+        }
+    }
+
     pub fn try_clone(&self) -> std::io::Result<BoundSocket> {
         Ok(match self {
             BoundSocket::Tcp(l) => BoundSocket::Tcp(l.try_clone()?),
@@ -96,7 +106,12 @@ impl BoundSocket {
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl FrontendRt {
-    pub fn new(rule: &FrontendRule, socket: BoundSocket, local: SocketAddr, clock: &Clock) -> Self {
+    pub fn new(
+        rule: &FrontendRule,
+        sockets: Vec<BoundSocket>,
+        local: SocketAddr,
+        clock: &Clock,
+    ) -> Self {
         let cancel = CancellationToken::new();
         let snapshot = build_rule(rule, None, &cancel, clock);
         FrontendRt {
@@ -107,7 +122,7 @@ impl FrontendRt {
             rule: ArcSwap::from_pointee(snapshot),
             counters: Counters::default(),
             cancel,
-            socket: Mutex::new(Some(socket)),
+            sockets: Mutex::new(sockets),
         }
     }
 
@@ -131,7 +146,10 @@ impl FrontendRt {
     /// Stops listening and ends every flow.
     pub fn retire(&self) {
         self.cancel.cancel();
-        self.socket.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.sockets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// The backend for a new flow from `src`, or `None` when no backend may take it.

@@ -9,11 +9,25 @@
 //! snapshot ([`frontend`]). Existing flows survive their backend turning unhealthy, as in
 //! Azure, but end when the backend leaves the rule. The forwarding itself runs on
 //! per-core worker threads ([`worker`]).
+//!
+//! Feeding it (the control plane builds a whole [`RoutingTable`] on every change):
+//! - a load-balancing rule gives one [`FrontendRule`] per transport (protocol `All` gives a
+//!   Tcp and a Udp rule with distinct keys): `bind` = the frontend IP's loopback address and
+//!   the effective `frontendPort`; one [`Backend`] per ip configuration in the backend pool,
+//!   at the instance's loopback address and effective `backendPort`, with
+//!   `probe = Some(ProbeKey { probe: <rule's probe id>, backend: <ip configuration id> })`;
+//!   `loadDistribution`, `idleTimeoutInMinutes`, `enableTcpReset` and the probe's
+//!   `noHealthyBackendsBehavior` map one to one;
+//! - an inbound NAT rule gives one rule with one backend and no probe; an inbound NAT pool
+//!   gives one such rule per instance (frontend port = range start + instance index).
+//!
+//! Live counters are in [`Proxy::counters`], per-minute history in [`Proxy::series`].
 
 pub mod counters;
 pub mod distribution;
 pub mod frontend;
 pub mod series;
+pub mod splice;
 pub mod table;
 pub mod tcp;
 pub mod udp;
@@ -66,6 +80,13 @@ pub struct Proxy {
     series: Arc<MetricSeries>,
     stop: CancellationToken,
     workers: Vec<JoinHandle<()>>,
+}
+
+impl Proxy {
+    /// One TCP listener per worker.
+    fn listeners(&self) -> usize {
+        self.workers.len().max(1)
+    }
 }
 
 impl Proxy {
@@ -140,9 +161,20 @@ impl Proxy {
                 status.insert(key.to_string(), BindStatus::Bound(rt.local));
                 continue;
             }
-            match bind(rule) {
-                Ok((socket, local)) => {
-                    let rt = Arc::new(FrontendRt::new(rule, socket, local, &self.clock));
+            let clash = live.values().find(|(r, rt)| {
+                r.protocol == rule.protocol && rule.bind.port() != 0 && rt.local == rule.bind
+            });
+            let bound = match clash {
+                // SO_REUSEPORT would let both bind: refuse explicitly.
+                Some((r, _)) => Err(std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    format!("address in use by frontend {}", r.key),
+                )),
+                None => bind(rule, self.listeners()),
+            };
+            match bound {
+                Ok((sockets, local)) => {
+                    let rt = Arc::new(FrontendRt::new(rule, sockets, local, &self.clock));
                     live.insert(key.to_string(), (rule.clone(), rt));
                     status.insert(key.to_string(), BindStatus::Bound(local));
                 }
@@ -229,30 +261,38 @@ impl Drop for Proxy {
     }
 }
 
-/// Binds a frontend's socket (non-blocking, ready for the workers).
-fn bind(rule: &FrontendRule) -> std::io::Result<(BoundSocket, SocketAddr)> {
+/// Binds a frontend: `listeners` TCP listeners sharing the port through `SO_REUSEPORT`,
+/// or one UDP socket (non-blocking, ready for the workers).
+fn bind(rule: &FrontendRule, listeners: usize) -> std::io::Result<(Vec<BoundSocket>, SocketAddr)> {
     match rule.protocol {
         Transport::Tcp => {
-            let s = Socket::new(
-                Domain::for_address(rule.bind),
-                Type::STREAM,
-                Some(Protocol::TCP),
-            )?;
-            // Lets a frontend re-bind its port while old flows sit in TIME_WAIT.
-            s.set_reuse_address(true)?;
-            s.set_nonblocking(true)?;
-            s.set_tcp_nodelay(true)?;
-            s.bind(&rule.bind.into())?;
-            s.listen(1024)?;
-            let l: std::net::TcpListener = s.into();
-            let local = l.local_addr()?;
-            Ok((BoundSocket::Tcp(l), local))
+            let first = tcp_listener(rule.bind)?;
+            let local = first.local_addr()?;
+            let mut all = vec![BoundSocket::Tcp(first)];
+            for _ in 1..listeners {
+                all.push(BoundSocket::Tcp(tcp_listener(local)?));
+            }
+            Ok((all, local))
         }
         Transport::Udp => {
             let u = std::net::UdpSocket::bind(rule.bind)?;
             u.set_nonblocking(true)?;
             let local = u.local_addr()?;
-            Ok((BoundSocket::Udp(u), local))
+            Ok((vec![BoundSocket::Udp(u)], local))
         }
     }
+}
+
+fn tcp_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // Lets a frontend re-bind its port while old flows sit in TIME_WAIT.
+    s.set_reuse_address(true)?;
+    // One listener per worker on the same port; the kernel spreads connections.
+    s.set_reuse_port(true)?;
+    s.set_nonblocking(true)?;
+    // Inherited by accepted connections.
+    s.set_tcp_nodelay(true)?;
+    s.bind(&addr.into())?;
+    s.listen(1024)?;
+    Ok(s.into())
 }

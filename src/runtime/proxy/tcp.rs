@@ -5,6 +5,7 @@
 //! straight to the other side; only what the other side cannot take right now is kept in
 //! a per-direction pending buffer (allocated on first backpressure, reused). An idle flow
 //! costs no buffer memory, and the common small request/response costs no allocation.
+//! A direction that has moved a megabyte switches to `splice(2)` ([`super::splice`]).
 //!
 //! Half-close is honoured (EOF on one side shuts down writing on the other while the other
 //! direction goes on). A flow ends when both directions are done, on an error (the other
@@ -17,11 +18,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socket2::SockRef;
+use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 use super::counters::{Counters, tcp_packets};
 use super::frontend::{BackendRt, FrontendRt, RuleRt};
+use super::splice::{self, BULK_THRESHOLD, Pipe};
 use crate::runtime::probe::HealthView;
 
 /// Size of each worker's scratch buffer (one read at most).
@@ -112,7 +115,7 @@ async fn flow(fe: Arc<FrontendRt>, rule: Arc<RuleRt>, backend: Arc<BackendRt>, c
             return reset(&client);
         }
     };
-    let _ = client.set_nodelay(true);
+    // The client side inherited TCP_NODELAY from the listener.
     let _ = upstream.set_nodelay(true);
     let count_in = |n: usize| {
         let p = tcp_packets(n);
@@ -164,11 +167,29 @@ async fn pump(
     count: impl Fn(usize),
 ) -> io::Result<()> {
     let mut pending: Vec<u8> = Vec::new();
+    let mut moved = 0u64;
     loop {
+        if moved >= BULK_THRESHOLD {
+            // A bulk transfer: continue zero-copy if a pipe can be had.
+            match Pipe::new() {
+                Ok(pipe) => return splice::pump(src, dst, pipe, last, count).await,
+                Err(e) => tracing::debug!("no pipe for splicing, copying on: {e}"),
+            }
+            moved = 0;
+        }
         src.readable().await?;
         let read = SCRATCH_BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
             let n = src.try_read(&mut buf)?;
+            if n > 0 && n < buf.len() {
+                // A short read drained the socket: forget its readiness now instead of
+                // paying for a read that returns EAGAIN. Safe with edge-triggered epoll:
+                // data arriving after this read raises a new event (the reactor has not
+                // turned since), and tokio only clears the readiness tick we observed.
+                let _ = src.try_io(Interest::READABLE, || {
+                    Err::<(), _>(ErrorKind::WouldBlock.into())
+                });
+            }
             let mut off = 0;
             while off < n {
                 match dst.try_write(&buf[off..n]) {
@@ -189,6 +210,7 @@ async fn pump(
             return SockRef::from(dst).shutdown(std::net::Shutdown::Write);
         }
         count(n);
+        moved += n as u64;
         last.set(Instant::now());
         let mut off = 0;
         while off < pending.len() {

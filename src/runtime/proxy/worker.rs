@@ -1,6 +1,6 @@
 //! The proxy's worker threads: one single-threaded tokio runtime per core, each accepting
-//! on every TCP frontend (the listening socket is shared) and running the flows it accepts
-//! on the same thread: accept, connect and copying never cross threads, so a new
+//! on its own `SO_REUSEPORT` listener of every TCP frontend and running the flows it
+//! accepts on the same thread: accept, connect and copying never cross threads, so a new
 //! connection costs no cross-thread wake-up. UDP frontends and the metrics sampler run on
 //! worker 0.
 //!
@@ -82,17 +82,17 @@ async fn follow(index: usize, ctx: WorkerContext) {
             }
             started.insert(fe.id);
             let socket = {
-                let guard = fe.socket.lock().unwrap_or_else(|p| p.into_inner());
-                guard.as_ref().map(BoundSocket::try_clone)
+                let guard = fe.sockets.lock().unwrap_or_else(|p| p.into_inner());
+                BoundSocket::for_worker(&guard, index)
             };
             match socket {
                 Some(Ok(BoundSocket::Tcp(l))) => {
                     tokio::task::spawn_local(tcp::accept_loop(fe.clone(), l, ctx.health.clone()));
                 }
-                Some(Ok(BoundSocket::Udp(u))) if index == 0 => {
+                Some(Ok(BoundSocket::Udp(u))) => {
                     tokio::task::spawn_local(udp::serve(fe.clone(), u, ctx.health.clone()));
                 }
-                Some(Ok(BoundSocket::Udp(_))) | None => {}
+                None => {}
                 Some(Err(e)) => tracing::warn!(frontend = %fe.key, "cloning socket: {e}"),
             }
         }

@@ -23,9 +23,8 @@ use crate::app::App;
 use crate::arm::resources as generic;
 use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId, list};
 
-/// What the data plane knows about one backend: `Some(true)` up, `Some(false)` down, `None`
-/// unknown. Until the data plane reports probe results to the control plane, every backend is
-/// unknown.
+/// What the data plane's probes say of one backend: `Some(true)` up, `Some(false)` down,
+/// `None` unknown (not probed successfully yet, or the rule has no probe).
 pub type HealthOf<'a> = &'a dyn Fn(&Backend) -> Option<bool>;
 
 /// The `LoadBalancerHealthPerRule` body for the backends of a rule.
@@ -133,7 +132,34 @@ pub async fn route(
                 .ok_or_else(|| child_not_found(id, "loadBalancingRules", &original[1]))?;
             let configs = ip_configs(app, &stored).await?;
             let backends = nat::rule_backends(&stored, rule, &configs);
-            Ok(Json(rule_health(&backends, &|_| None)).into_response())
+            // Health comes from the data plane's probe of each backend's instance.
+            let probe = rule["properties"]["probe"]["id"]
+                .as_str()
+                .map(str::to_ascii_lowercase);
+            let mut instance_of = std::collections::HashMap::new();
+            for b in &backends {
+                if let Some(ipc) = &b.ip_configuration
+                    && let Some((nic, _)) = ipc.rsplit_once("/ipConfigurations/")
+                    && let Some(row) = app.store.get(nic).await?
+                {
+                    let vm = row.body["properties"]["virtualMachine"]["id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase();
+                    instance_of.insert(ipc.clone(), vm);
+                }
+            }
+            let table = app.runtime.prober.health().snapshot();
+            let health = |b: &nat::Backend| -> Option<bool> {
+                let instance = instance_of.get(b.ip_configuration.as_ref()?)?;
+                let key = crate::runtime::probe::ProbeKey::new(probe.clone()?, instance.clone());
+                match table.health(&key) {
+                    crate::runtime::probe::Health::Up => Some(true),
+                    crate::runtime::probe::Health::Down => Some(false),
+                    crate::runtime::probe::Health::Unknown => None,
+                }
+            };
+            Ok(Json(rule_health(&backends, &health)).into_response())
         }
         ["networkinterfaces"] => {
             only(req, &[Method::GET])?;

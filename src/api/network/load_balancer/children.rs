@@ -8,7 +8,6 @@
 use serde_json::{Value, json};
 
 use super::nat;
-use super::validation::rule_pools;
 use crate::api::network::{IpConfig, errors, same_id, sub_resource};
 use crate::arm::ArmResult;
 
@@ -201,6 +200,23 @@ pub fn resolve_references(doc: &mut Value, lb_id: &str) -> ArmResult<()> {
         }
     }
     Ok(())
+}
+
+/// The pools a (resolved) load-balancing rule sends to: `backendAddressPools`, else `backendAddressPool`.
+pub fn rule_pools(rule: &Value) -> Vec<String> {
+    let p = &rule["properties"];
+    let mut pools: Vec<String> = p["backendAddressPools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["id"].as_str().map(str::to_string))
+        .collect();
+    if pools.is_empty()
+        && let Some(id) = p["backendAddressPool"]["id"].as_str()
+    {
+        pools.push(id.to_string());
+    }
+    pools
 }
 
 /// The ids of elements of `source` for which `refers` holds.

@@ -10,8 +10,9 @@
 
 use serde_json::{Value, json};
 
-use super::super::{IpConfig, LB_TYPE, parse_child_ref, same_id, sub_resource};
-use super::validation::rule_pools;
+use super::super::{IpConfig, LB_TYPE, errors, parse_child_ref, same_id, sub_resource};
+use super::children::rule_pools;
+use crate::arm::ArmResult;
 
 pub const NAT_RULE_TYPE: &str = "Microsoft.Network/loadBalancers/inboundNatRules";
 
@@ -104,6 +105,62 @@ pub fn generated_rules(lb: &Value, ip_configs: &[IpConfig]) -> Vec<Value> {
     }
     found.sort_by_key(|(i, k, _)| (*i, *k));
     found.into_iter().map(|(_, _, r)| r).collect()
+}
+
+/// Whether an inbound NAT rule a client sent is a NAT pool instance it read back from a GET
+/// (shown with its `backendIPConfiguration`): it is dropped, those rules are derived, not
+/// stored. Any other rule named like an instance of an existing NAT pool is refused.
+pub fn is_echoed_pool_rule(rule: &Value, pools: &[Value]) -> ArmResult<bool> {
+    let Some((pool_name, k)) = rule["name"].as_str().and_then(parse_generated_rule_name) else {
+        return Ok(false);
+    };
+    let Some(pool) = pools.iter().find(|p| {
+        p["name"]
+            .as_str()
+            .is_some_and(|n| n.eq_ignore_ascii_case(pool_name))
+    }) else {
+        return Ok(false);
+    };
+    let (r, p) = (&rule["properties"], &pool["properties"]);
+    let port = p["frontendPortRangeStart"].as_i64().map(|s| s + k as i64);
+    let echo = r["backendIPConfiguration"]["id"].is_string()
+        && r["frontendPort"].as_i64() == port
+        && r["backendPort"] == p["backendPort"]
+        && r["protocol"].as_str().map(str::to_ascii_lowercase)
+            == p["protocol"].as_str().map(str::to_ascii_lowercase);
+    if echo {
+        Ok(true)
+    } else {
+        Err(errors::invalid_format(format!(
+            "Inbound NAT rule name {} is reserved for instance {k} of inbound NAT pool {pool_name}.",
+            rule["name"].as_str().unwrap_or_default()
+        )))
+    }
+}
+
+/// The smallest instance index `k` of NAT pool `pool_name` of load balancer `lb` that no NIC
+/// ipConfiguration references, or `None` when every port of the pool's range is taken. The
+/// compute provider gives a new instance's ipConfiguration the reference
+/// `<lb id>/inboundNatRules/<pool>.<k>`.
+pub fn next_pool_index(lb: &Value, pool_name: &str, ip_configs: &[IpConfig]) -> Option<u32> {
+    let pool = named(lb, "inboundNatPools", pool_name)?;
+    let p = &pool["properties"];
+    let size = p["frontendPortRangeEnd"].as_i64()? - p["frontendPortRangeStart"].as_i64()? + 1;
+    let used: Vec<u32> = ip_configs
+        .iter()
+        .flat_map(|c| {
+            c.properties()["loadBalancerInboundNatRules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["id"].as_str())
+                .filter_map(|r| pool_instance(lb, r))
+                .filter(|(_, found, _)| found["name"] == pool["name"])
+                .map(|(_, _, k)| k)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (0..size.max(0) as u32).find(|k| !used.contains(k))
 }
 
 /// One backend of a pool: a NIC ipConfiguration or an IP-based backend address.
@@ -315,6 +372,39 @@ mod tests {
             configs[0].id
         );
         assert_eq!(rules[1]["id"], format!("{LB}/inboundNatRules/ssh.1"));
+    }
+
+    #[test]
+    fn echoed_pool_rules_are_dropped_and_look_alikes_refused() {
+        let pools = lb()["properties"]["inboundNatPools"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let configs = vec![config("nic0", 0, "10.0.0.4")];
+        let echo = generated_rules(&lb(), &configs).remove(0);
+        assert!(is_echoed_pool_rule(&echo, &pools).unwrap());
+        let mut look_alike = echo.clone();
+        look_alike["properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("backendIPConfiguration");
+        assert_eq!(
+            is_echoed_pool_rule(&look_alike, &pools).unwrap_err().code,
+            "InvalidRequestFormat"
+        );
+        let other = json!({"name": "rdp.0", "properties": {}});
+        assert!(!is_echoed_pool_rule(&other, &pools).unwrap());
+    }
+
+    #[test]
+    fn next_pool_index_is_the_smallest_unused() {
+        let configs = vec![config("nic0", 0, "10.0.0.4"), config("nic2", 2, "10.0.0.6")];
+        assert_eq!(next_pool_index(&lb(), "SSH", &configs), Some(1));
+        assert_eq!(next_pool_index(&lb(), "nope", &configs), None);
+        let mut tiny = lb();
+        tiny["properties"]["inboundNatPools"][0]["properties"]["frontendPortRangeEnd"] =
+            json!(50000);
+        assert_eq!(next_pool_index(&tiny, "ssh", &configs), None);
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! is on PATH. The client is a plain blocking socket on the main thread, so every figure is
 //! one connection (or one connection at a time) and every run is bounded in time.
 //!
-//! Usage: `cargo run --release --bin armlet-bench -- [--secs 2] [--rounds 3]`
+//! Usage: `cargo run --release --bin armlet-bench -- [--secs 2 | --ms 2000] [--rounds 5] [--workers N]
+//! [--figures stream,keepalive,newconn]`
 
-use std::io::{Read, Write};
+mod load;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -18,13 +20,8 @@ use armlet::runtime::clock::Clock;
 use armlet::runtime::probe::{HealthTable, HealthView};
 use armlet::runtime::proxy::{Backend, Distribution, FrontendRule, NoHealthy, Proxy};
 use armlet::runtime::proxy::{RoutingTable, Transport};
+use load::{keepalive, newconn, spawn_http_backend, spawn_sink_backend, stream};
 use tokio_util::sync::CancellationToken;
-
-const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-const RESPONSE_CLOSE: &[u8] =
-    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n";
-const REQUEST_CLOSE: &[u8] = b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Figures {
@@ -50,8 +47,16 @@ fn main() -> anyhow::Result<()> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let secs = Duration::from_secs(arg("--secs", 2));
-    let rounds = arg("--rounds", 3).max(1);
+    let secs = Duration::from_millis(arg("--ms", arg("--secs", 2) * 1000));
+    let figures = args
+        .iter()
+        .position(|a| a == "--figures")
+        .and_then(|i| args.get(i + 1))
+        .map_or("stream,keepalive,newconn", |v| v.as_str());
+    let wants = |f: &str| figures.split(',').any(|x| x == f);
+    let rounds = arg("--rounds", 5).max(1);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let workers = arg("--workers", cores as u64) as usize;
 
     let http = spawn_http_backend()?;
     let sink = spawn_sink_backend()?;
@@ -68,7 +73,7 @@ fn main() -> anyhow::Result<()> {
     let _guard = rt.enter();
     let shutdown = CancellationToken::new();
     let health = HealthView::fixed(HealthTable::default());
-    let proxy = Proxy::start(Clock::new(1.0), health, &shutdown)?;
+    let proxy = Proxy::with_workers(Clock::new(1.0), health, &shutdown, workers)?;
     let fe_http = free_port("127.0.0.2")?;
     let fe_sink = free_port("127.0.0.2")?;
     proxy.publish(Arc::new(RoutingTable {
@@ -90,33 +95,43 @@ fn main() -> anyhow::Result<()> {
         });
     }
 
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "armlet-bench: {cores} cores, {} s per run, best of {rounds} rounds",
-        secs.as_secs()
+        "armlet-bench: {cores} cores, {workers} proxy workers, {} ms per run, {rounds} rounds, {figures}",
+        secs.as_millis()
     );
-    let mut best: Vec<Figures> = vec![Figures::default(); targets.len()];
+    // Each figure is measured for every target back to back (so they share the machine's
+    // mood), rounds repeat the whole, and the report shows the best and the median round.
+    let mut runs: Vec<Vec<Figures>> = vec![Vec::new(); targets.len()];
     for round in 0..rounds {
+        let mut this: Vec<Figures> = vec![Figures::default(); targets.len()];
+        for (i, t) in targets.iter().enumerate().filter(|_| wants("stream")) {
+            let cpu = proxy_cpu_secs();
+            this[i].stream_gbps = stream(t.sink, secs)?;
+            if t.name == "armlet" {
+                let gbytes = this[i].stream_gbps * secs.as_secs_f64() / 8.0;
+                eprintln!(
+                    "round {round}   armlet proxy threads: {:.2} CPU-s per GB streamed",
+                    (proxy_cpu_secs() - cpu) / gbytes
+                );
+            }
+        }
+        for (i, t) in targets.iter().enumerate().filter(|_| wants("keepalive")) {
+            (this[i].keepalive_rps, this[i].p50_us, this[i].p99_us) = keepalive(t.http, secs)?;
+        }
+        for (i, t) in targets.iter().enumerate().filter(|_| wants("newconn")) {
+            this[i].newconn_rps = newconn(t.http, secs)?;
+        }
         for (i, t) in targets.iter().enumerate() {
-            let f = measure(t, secs)?;
-            eprintln!("round {round} {:>8}: {f:?}", t.name);
-            let b = &mut best[i];
-            b.stream_gbps = b.stream_gbps.max(f.stream_gbps);
-            b.keepalive_rps = b.keepalive_rps.max(f.keepalive_rps);
-            b.newconn_rps = b.newconn_rps.max(f.newconn_rps);
-            b.p50_us = if round == 0 {
-                f.p50_us
-            } else {
-                b.p50_us.min(f.p50_us)
-            };
-            b.p99_us = if round == 0 {
-                f.p99_us
-            } else {
-                b.p99_us.min(f.p99_us)
-            };
+            eprintln!("round {round} {:>8}: {:?}", t.name, this[i]);
+            runs[i].push(this[i]);
         }
     }
+    let best: Vec<Figures> = runs.iter().map(|r| summarize(r, true)).collect();
+    let median: Vec<Figures> = runs.iter().map(|r| summarize(r, false)).collect();
+    println!("\n== best round per figure ==");
     report(&targets, &best);
+    println!("\n== median round per figure ==");
+    report(&targets, &median);
     if haproxy.is_none() {
         println!(
             "\nhaproxy not found on PATH: install it to compare (apt-get install -y haproxy)."
@@ -151,142 +166,45 @@ fn free_port(ip: &str) -> std::io::Result<SocketAddr> {
     TcpListener::bind((ip, 0))?.local_addr()
 }
 
-fn measure(t: &Target, secs: Duration) -> anyhow::Result<Figures> {
-    let stream_gbps = stream(t.sink, secs)?;
-    let (keepalive_rps, p50_us, p99_us) = keepalive(t.http, secs)?;
-    let newconn_rps = newconn(t.http, secs)?;
-    Ok(Figures {
-        stream_gbps,
-        keepalive_rps,
-        newconn_rps,
-        p50_us,
-        p99_us,
-    })
-}
-
-/// One stream to the sink for `secs`; the sink reports how much it received.
-fn stream(addr: SocketAddr, secs: Duration) -> anyhow::Result<f64> {
-    let mut s = TcpStream::connect(addr)?;
-    let chunk = vec![7u8; 256 * 1024];
-    let start = Instant::now();
-    let mut sent = 0u64;
-    while start.elapsed() < secs {
-        s.write_all(&chunk)?;
-        sent += chunk.len() as u64;
-    }
-    s.shutdown(std::net::Shutdown::Write)?;
-    let mut got = [0u8; 8];
-    s.read_exact(&mut got)?;
-    let elapsed = start.elapsed().as_secs_f64();
-    anyhow::ensure!(u64::from_le_bytes(got) == sent, "sink lost bytes");
-    Ok(sent as f64 * 8.0 / elapsed / 1e9)
-}
-
-/// Sequential requests on one connection: req/s, p50 and p99 latency in µs.
-fn keepalive(addr: SocketAddr, secs: Duration) -> anyhow::Result<(f64, f64, f64)> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_nodelay(true)?;
-    let mut buf = [0u8; 256];
-    let mut lat = Vec::with_capacity(200_000);
-    let start = Instant::now();
-    while start.elapsed() < secs {
-        let t = Instant::now();
-        s.write_all(REQUEST)?;
-        read_n(&mut s, &mut buf, RESPONSE.len())?;
-        lat.push(t.elapsed().as_nanos() as u64);
-    }
-    let rps = lat.len() as f64 / start.elapsed().as_secs_f64();
-    lat.sort_unstable();
-    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
-    Ok((rps, pct(0.50), pct(0.99)))
-}
-
-/// One request per connection, one connection at a time: req/s.
-fn newconn(addr: SocketAddr, secs: Duration) -> anyhow::Result<f64> {
-    let mut buf = [0u8; 256];
-    let mut n = 0u64;
-    let start = Instant::now();
-    while start.elapsed() < secs {
-        let mut s = TcpStream::connect(addr)?;
-        s.set_nodelay(true)?;
-        s.write_all(REQUEST_CLOSE)?;
-        read_n(&mut s, &mut buf, RESPONSE_CLOSE.len())?;
-        // The server closes first (Connection: close), so TIME_WAIT stays on its side.
-        anyhow::ensure!(s.read(&mut buf)? == 0, "server did not close");
-        n += 1;
-    }
-    Ok(n as f64 / start.elapsed().as_secs_f64())
-}
-
-fn read_n(s: &mut TcpStream, buf: &mut [u8], want: usize) -> anyhow::Result<()> {
-    let mut got = 0;
-    while got < want {
-        let n = s.read(&mut buf[got..want])?;
-        anyhow::ensure!(n > 0, "connection closed after {got} of {want} bytes");
-        got += n;
-    }
-    Ok(())
-}
-
-/// The HTTP backend: one blocking thread per connection (keep-alive or close).
-fn spawn_http_backend() -> std::io::Result<SocketAddr> {
-    let l = TcpListener::bind("127.0.0.1:0")?;
-    let addr = l.local_addr()?;
-    std::thread::spawn(move || {
-        for c in l.incoming().flatten() {
-            std::thread::spawn(move || serve_http(c));
+/// CPU time (user + system) used so far by this process's proxy worker threads.
+fn proxy_cpu_secs() -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let mut ticks = 0u64;
+    for t in tasks.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if !comm.starts_with("armlet-proxy") {
+            continue;
         }
-    });
-    Ok(addr)
-}
-
-fn serve_http(mut c: TcpStream) {
-    let _ = c.set_nodelay(true);
-    let mut buf = vec![0u8; 4096];
-    let mut have = 0;
-    loop {
-        let Ok(n) = c.read(&mut buf[have..]) else {
-            return;
-        };
-        if n == 0 {
-            return;
-        }
-        have += n;
-        while let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
-            let close = buf[..end].windows(17).any(|w| w == b"Connection: close");
-            let answer = if close { RESPONSE_CLOSE } else { RESPONSE };
-            if c.write_all(answer).is_err() || close {
-                return;
-            }
-            buf.copy_within(end + 4..have, 0);
-            have -= end + 4;
-        }
-        if have == buf.len() {
-            return;
-        }
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // Fields after the ")" that closes the command: state is field 3, utime 14, stime 15.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        ticks += f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        ticks += f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     }
+    ticks as f64 / 100.0 // USER_HZ
 }
 
-/// The sink: reads until EOF, then answers the byte count (8 bytes, little endian).
-fn spawn_sink_backend() -> std::io::Result<SocketAddr> {
-    let l = TcpListener::bind("127.0.0.1:0")?;
-    let addr = l.local_addr()?;
-    std::thread::spawn(move || {
-        for mut c in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut buf = vec![0u8; 256 * 1024];
-                let mut total = 0u64;
-                while let Ok(n) = c.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    total += n as u64;
-                }
-                let _ = c.write_all(&total.to_le_bytes());
-            });
+/// Per figure, the best (max rate, min latency) or the median of the rounds.
+fn summarize(runs: &[Figures], best: bool) -> Figures {
+    let pick = |f: fn(&Figures) -> f64, higher_is_better: bool| {
+        let mut v: Vec<f64> = runs.iter().map(f).collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        match (best, higher_is_better) {
+            (true, true) => v[v.len() - 1],
+            (true, false) => v[0],
+            (false, _) => v[v.len() / 2],
         }
-    });
-    Ok(addr)
+    };
+    Figures {
+        stream_gbps: pick(|f| f.stream_gbps, true),
+        keepalive_rps: pick(|f| f.keepalive_rps, true),
+        newconn_rps: pick(|f| f.newconn_rps, true),
+        p50_us: pick(|f| f.p50_us, false),
+        p99_us: pick(|f| f.p99_us, false),
+    }
 }
 
 /// HAProxy in TCP mode in front of the same backends, if installed.
