@@ -368,7 +368,7 @@ async fn the_bodies_az_generates_for_lb_and_vmss_create_deploy() {
     )
     .await;
     assert_eq!(status["status"], "Succeeded", "{status}");
-    let scale_set = &d["properties"]["outputs"]["VMSS"]["value"];
+    let scale_set = &d["properties"]["outputs"]["vmss"]["value"];
     assert_eq!(scale_set["orchestrationMode"], "Flexible");
     assert_eq!(
         scale_set["virtualMachineProfile"]["networkProfile"]["networkInterfaceConfigurations"][0]["properties"]

@@ -358,7 +358,7 @@ async fn az_network_lb_create_and_vmss_create_deploy_their_templates() {
             "Manual",
         ])
         .await;
-    assert_eq!(vmss["VMSS"]["provisioningState"], "Succeeded", "{vmss}");
+    assert_eq!(vmss["vmss"]["provisioningState"], "Succeeded", "{vmss}");
     let deployments = az
         .json(&["deployment", "group", "list", "-g", "lb-rg"])
         .await;

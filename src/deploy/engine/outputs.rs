@@ -1,5 +1,7 @@
 //! The template's `outputs`, evaluated once every resource is deployed: conditions, copy
-//! loops, coercion to the declared type, secure outputs without their value.
+//! loops, coercion to the declared type, secure outputs without their value. ARM serializes
+//! the outputs dictionary with Json.NET's camel-case naming, so an output declared `VMSS`
+//! comes back as `vmss` (which is what `az vmss create` prints).
 
 use serde_json::{Map, Value, json};
 
@@ -15,7 +17,7 @@ impl Run<'_> {
         for (name, def) in &self.p.template.outputs {
             match self.output(name, def).await {
                 Ok(Some(v)) => {
-                    out.insert(name.clone(), v);
+                    out.insert(camel_case(name), v);
                 }
                 Ok(None) => {}
                 Err(message) => errors.push(
@@ -99,5 +101,50 @@ impl Run<'_> {
             out["value"] = value;
         }
         Ok(Some(out))
+    }
+}
+
+/// Json.NET's `ToCamelCase`: the leading run of capitals is lower-cased, except the last one
+/// when a lower-case letter follows it (`VMSS` → `vmss`, `ResourceID` → `resourceID`,
+/// `URLValue` → `urlValue`).
+pub fn camel_case(s: &str) -> String {
+    let mut chars: Vec<char> = s.chars().collect();
+    if !chars.first().is_some_and(|c| c.is_uppercase()) {
+        return s.to_string();
+    }
+    for i in 0..chars.len() {
+        if i == 1 && !chars[i].is_uppercase() {
+            break;
+        }
+        let next = chars.get(i + 1).copied();
+        if i > 0 && next.is_some_and(|n| !n.is_uppercase()) {
+            if next.is_some_and(char::is_whitespace) {
+                chars[i] = chars[i].to_lowercase().next().unwrap_or(chars[i]);
+            }
+            break;
+        }
+        chars[i] = chars[i].to_lowercase().next().unwrap_or(chars[i]);
+    }
+    chars.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::camel_case;
+
+    #[test]
+    fn output_names_are_camel_cased_like_json_net_does() {
+        for (given, shown) in [
+            ("VMSS", "vmss"),
+            ("loadBalancer", "loadBalancer"),
+            ("ResourceID", "resourceID"),
+            ("URLValue", "urlValue"),
+            ("X", "x"),
+            ("Name", "name"),
+            ("already_fine", "already_fine"),
+            ("", ""),
+        ] {
+            assert_eq!(camel_case(given), shown, "{given}");
+        }
     }
 }
