@@ -260,18 +260,13 @@ async fn the_tutorial_runs_for_real() {
     assert_eq!(names, ["myVMSS_0", "myVMSS_1", "myVMSS_2"]);
 
     // Traffic to the frontend reaches all three instances once their probes pass.
-    let view = az
-        .json(&[
-            "vmss",
-            "get-instance-view",
-            "-n",
-            "myVMSS",
-            "-g",
-            RG,
-            "--instance-id",
-            "0",
-        ])
-        .await;
+    // az's schema keeps only Azure's fields: armlet's own view (bound ports) is read over REST.
+    let view_path = format!(
+        "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Compute/virtualMachineScaleSets/myVMSS/virtualMachines/0/instanceView?api-version=2024-11-01"
+    );
+    let (_, view) = t.get(&view_path).await;
+    let az_view = az.json(&["vmss", "get-instance-view", "-n", "myVMSS", "-g", RG, "--instance-id", "0"]).await;
+    assert!(az_view["statuses"].as_array().unwrap().iter().any(|s| s["code"] == "PowerState/running"), "{az_view}");
     let port80 = view["armlet"]["ports"]
         .as_array()
         .unwrap()
@@ -286,9 +281,10 @@ async fn the_tutorial_runs_for_real() {
     })
     .await;
     assert_eq!(all, ["myVMSS_0", "myVMSS_1", "myVMSS_2"]);
-    // The custom data ran: its page is served.
+    // The custom data ran: in Rolling mode az replaces `--custom-data` with its own nginx
+    // cloud-config, whose `write_files` page is served.
     let (_, page) = http_get(frontend, "/index.html").await.unwrap();
-    assert!(page.contains("hello from the tutorial"), "{page}");
+    assert!(page.contains("Hello, World!"), "{page}");
 
     // Step 6: instance k on frontend port 50000 + k.
     for k in 0..3u16 {
