@@ -140,6 +140,15 @@ async fn validate_list_export_cancel_and_delete() {
         json!({"type": "SecureString"})
     );
 
+    // The same name again replaces the deployment: 200, and it runs again.
+    let resp = put_raw(&t, &path, body(&template, params.clone(), "Incremental")).await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let poll = resp.headers()["azure-asyncoperation"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(wait_status(&t, &poll).await["status"], "Succeeded");
+
     let (_, list) = t
         .get(&q(&format!(
             "/subscriptions/{SUB}/resourcegroups/ops/providers/Microsoft.Resources/deployments/"
