@@ -140,6 +140,15 @@ async fn validate_list_export_cancel_and_delete() {
         json!({"type": "SecureString"})
     );
 
+    // The same name again replaces the deployment: 200, and it runs again.
+    let resp = put_raw(&t, &path, body(&template, params.clone(), "Incremental")).await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let poll = resp.headers()["azure-asyncoperation"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(wait_status(&t, &poll).await["status"], "Succeeded");
+
     let (_, list) = t
         .get(&q(&format!(
             "/subscriptions/{SUB}/resourcegroups/ops/providers/Microsoft.Resources/deployments/"
@@ -255,5 +264,56 @@ async fn a_running_deployment_can_be_canceled() {
     assert_eq!(d["properties"]["provisioningState"], "Canceled");
     let (_, ops) = t.get(&q(&format!("{path}/operations"))).await;
     assert!(ops["value"].as_array().unwrap().len() < 800);
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtime_expression_errors_name_the_resource_or_output_and_path() {
+    let t = TestArmlet::start().await;
+    group(&t, "rt").await;
+    let nested = |name: &str, extra: Value| {
+        let mut r = json!({"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": name,
+            "properties": {"mode": "Incremental", "template": {"resources": [], "outputs": {"port": {"type": "int", "value": 80}}}}});
+        r.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        r
+    };
+    // A body that reads a property the referenced resource does not have.
+    let template = json!({"resources": [
+        nested("first", json!({})),
+        nested("second", json!({"properties": {"mode": "Incremental", "parameters": {"p": {"value": "[reference('first').outputs.missing.value]"}},
+            "template": {"parameters": {"p": {"type": "string"}}, "resources": []}}}))
+    ]});
+    let (status, d) = deploy(
+        &t,
+        &group_deployment("rt", "body"),
+        json!({"properties": {"mode": "Incremental", "template": template}}).to_string(),
+    )
+    .await;
+    assert_eq!(status["status"], "Failed");
+    let detail = &d["properties"]["error"]["details"][0];
+    assert_eq!(detail["code"], "InvalidTemplate");
+    let message = detail["message"].as_str().unwrap();
+    assert!(
+        message.contains("The template resource 'second' at 'resources[1].properties.parameters.p.value' is not valid: The language expression property 'missing' doesn't exist, available properties are 'port'"),
+        "{message}"
+    );
+
+    // An output that cannot be evaluated fails the deployment after its resources.
+    let template = json!({"resources": [nested("only", json!({}))],
+        "outputs": {"good": {"type": "int", "value": "[reference('only').outputs.port.value]"},
+                    "bad": {"type": "int", "value": "[div(reference('only').outputs.port.value, 0)]"}}});
+    let (status, d) = deploy(
+        &t,
+        &group_deployment("rt", "outputs"),
+        json!({"properties": {"mode": "Incremental", "template": template}}).to_string(),
+    )
+    .await;
+    assert_eq!(status["status"], "Failed");
+    let e = &d["properties"]["error"];
+    assert_eq!(e["code"], "DeploymentOutputEvaluationFailed");
+    assert_eq!(e["details"][0]["target"], "bad");
+    assert!(e["details"][0]["message"].as_str().unwrap().contains("The template output 'bad' at 'outputs.bad.value' is not valid: The template function 'div' cannot divide by zero"), "{e}");
     t.stop().await;
 }

@@ -154,6 +154,11 @@ async fn put(app: &AppState, req: &ArmRequest, target: Target) -> ArmResult<Resp
         }
     }
     let prepared = engine::prepare(app, &target, &spec, None).await?;
+    let status = if existing.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     let target = existing.map(|e| e.target).unwrap_or(target);
     let mut rec = Record::new(target.clone(), spec);
     prepared.describe(&mut rec);
@@ -165,7 +170,7 @@ async fn put(app: &AppState, req: &ArmRequest, target: Target) -> ArmResult<Resp
     w.commit().await?;
     crate::api::operations::spawn(app, op.clone());
 
-    let mut response = (StatusCode::CREATED, Json(rec.public())).into_response();
+    let mut response = (status, Json(rec.public())).into_response();
     let status_url = format!(
         "{}{}/operationStatuses/{op}?api-version={}",
         req.base,

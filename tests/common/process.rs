@@ -1,0 +1,54 @@
+//! armlet as a separate process (for kill -9 and restart tests).
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::eventually;
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `armlet serve` on `port` with its state in `dir`.
+pub fn spawn_armlet(dir: &Path, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_armlet"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir)
+        .env("ARMLET_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for the CA (written on first start) and then for the API to answer; returns a
+/// client that trusts the CA.
+pub async fn wait_ready(dir: &Path, base: &str) -> reqwest::Client {
+    let ca = dir.join("tls/ca.pem");
+    eventually(Duration::from_secs(20), || async {
+        ca.exists().then_some(())
+    })
+    .await;
+    let client = super::client_for(&ca);
+    eventually(Duration::from_secs(20), || async {
+        client
+            .get(format!("{base}/subscriptions?api-version=2022-12-01"))
+            .send()
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+    client
+}
