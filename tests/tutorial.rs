@@ -265,8 +265,26 @@ async fn the_tutorial_runs_for_real() {
         "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Compute/virtualMachineScaleSets/myVMSS/virtualMachines/0/instanceView?api-version=2024-11-01"
     );
     let (_, view) = t.get(&view_path).await;
-    let az_view = az.json(&["vmss", "get-instance-view", "-n", "myVMSS", "-g", RG, "--instance-id", "0"]).await;
-    assert!(az_view["statuses"].as_array().unwrap().iter().any(|s| s["code"] == "PowerState/running"), "{az_view}");
+    let az_view = az
+        .json(&[
+            "vmss",
+            "get-instance-view",
+            "-n",
+            "myVMSS",
+            "-g",
+            RG,
+            "--instance-id",
+            "0",
+        ])
+        .await;
+    assert!(
+        az_view["statuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["code"] == "PowerState/running"),
+        "{az_view}"
+    );
     let port80 = view["armlet"]["ports"]
         .as_array()
         .unwrap()
