@@ -27,6 +27,7 @@ pub enum PortKind {
     Http,
     Https,
     Banner,
+    Udp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -252,7 +253,14 @@ pub fn plan(state: &State, ports: PortRule) -> Plan {
                     .filter(|pr| pr["properties"]["port"].as_u64() == Some(backend_port as u64))
                     .map(probe_kind)
                     .unwrap_or(PortKind::Http);
-                wanted_ports[*idx].push((backend_port, kind));
+                match r["protocol"].as_str() {
+                    Some("Udp") => wanted_ports[*idx].push((backend_port, PortKind::Udp)),
+                    Some("All") => {
+                        wanted_ports[*idx].push((backend_port, kind));
+                        wanted_ports[*idx].push((backend_port, PortKind::Udp));
+                    }
+                    _ => wanted_ports[*idx].push((backend_port, kind)),
+                }
                 let probe_key = probe.map(|pr| {
                     let port = pr["properties"]["port"].as_u64().unwrap_or(0) as u16;
                     wanted_ports[*idx].push((
@@ -355,7 +363,14 @@ pub fn plan(state: &State, ports: PortRule) -> Plan {
 
     for (inst, wanted) in instances.iter_mut().zip(wanted_ports) {
         for (port, kind) in wanted {
-            if port == 0 || inst.ports.iter().any(|p| p.port == port) {
+            // One TCP kind per port, plus possibly a UDP echo on the same number.
+            let udp = kind == PortKind::Udp;
+            if port == 0
+                || inst
+                    .ports
+                    .iter()
+                    .any(|p| p.port == port && (p.kind == PortKind::Udp) == udp)
+            {
                 continue;
             }
             inst.ports.push(InstancePort {
@@ -364,7 +379,8 @@ pub fn plan(state: &State, ports: PortRule) -> Plan {
                 kind,
             });
         }
-        inst.ports.sort_by_key(|p| p.port);
+        inst.ports
+            .sort_by_key(|p| (p.port, p.kind == PortKind::Udp));
     }
     Plan {
         instances,

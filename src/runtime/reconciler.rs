@@ -272,6 +272,7 @@ fn instance_spec(app: &App, inst: &InstancePlan) -> anyhow::Result<InstanceSpec>
                     plan::PortKind::Http => instance::PortKind::Http,
                     plan::PortKind::Https => instance::PortKind::Https,
                     plan::PortKind::Banner => instance::PortKind::Banner,
+                    plan::PortKind::Udp => instance::PortKind::Udp,
                 },
             })
             .collect(),

@@ -134,6 +134,15 @@ pub async fn run(
     let mut handles = Vec::new();
     for port in &config.ports {
         let addr = SocketAddr::from((config.bind_address, port.bound));
+        if port.kind == PortKind::Udp {
+            let socket = tokio::net::UdpSocket::bind(addr)
+                .await
+                .with_context(|| format!("binding UDP {addr} (Azure port {})", port.port))?;
+            tracing::info!(%addr, azure_port = port.port, kind = %port.kind, "listening");
+            let prefix = format!("{} ", config.identity.name);
+            servers.spawn(super::banner::udp_echo(socket, prefix, stop.child_token()));
+            continue;
+        }
         let listener =
             bind(addr).with_context(|| format!("binding {addr} (Azure port {})", port.port))?;
         tracing::info!(%addr, azure_port = port.port, kind = %port.kind, "listening");
@@ -160,6 +169,7 @@ pub async fn run(
                 let listener = tokio::net::TcpListener::from_std(listener)?;
                 servers.spawn(super::banner::serve(listener, line, stop.child_token()));
             }
+            PortKind::Udp => unreachable!("UDP ports are bound above"),
         }
     }
     tracing::info!("instance app ready");

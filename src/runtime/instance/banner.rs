@@ -1,7 +1,8 @@
 //! The banner port of the built-in app (NAT backend ports such as 22): each connection gets
 //! one line naming the instance, `SSH-2.0-armlet <name> (<private ip>)\r\n`, then everything
 //! the client sends is echoed back until it closes — enough for a NAT-rule test to tell which
-//! instance it reached.
+//! instance it reached. UDP backend ports get the same idea: each datagram comes back
+//! prefixed with the instance's name.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -93,5 +94,31 @@ mod tests {
         assert_eq!(&echo, b"ping\n");
         stop.cancel();
         server.await.unwrap().unwrap();
+    }
+}
+
+/// Answers each datagram with `prefix` followed by the datagram, until `shutdown`.
+pub async fn udp_echo(
+    socket: tokio::net::UdpSocket,
+    prefix: String,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let (n, peer) = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            received = socket.recv_from(&mut buf) => match received {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::debug!(error = %e, "udp receive");
+                    continue;
+                }
+            },
+        };
+        let mut reply = prefix.as_bytes().to_vec();
+        reply.extend_from_slice(&buf[..n]);
+        if let Err(e) = socket.send_to(&reply, peer).await {
+            tracing::debug!(%peer, error = %e, "udp reply");
+        }
     }
 }

@@ -53,6 +53,8 @@ pub enum PortKind {
     Https,
     /// A one-line banner naming the instance, then an echo (NAT backend ports such as 22).
     Banner,
+    /// A UDP echo that prefixes each answer with the instance's name (UDP rules).
+    Udp,
 }
 
 impl fmt::Display for PortKind {
@@ -61,6 +63,7 @@ impl fmt::Display for PortKind {
             PortKind::Http => "http",
             PortKind::Https => "https",
             PortKind::Banner => "banner",
+            PortKind::Udp => "udp",
         })
     }
 }
@@ -72,6 +75,7 @@ impl FromStr for PortKind {
             "http" => Ok(PortKind::Http),
             "https" => Ok(PortKind::Https),
             "banner" | "tcp" => Ok(PortKind::Banner),
+            "udp" => Ok(PortKind::Udp),
             other => Err(format!("unknown port kind {other:?}")),
         }
     }
@@ -211,7 +215,8 @@ mod tests {
         );
         assert!(parse_ports("80=x/http").is_err());
         assert!(parse_ports("80=80").is_err());
-        assert!(parse_ports("80=80/udp").is_err());
+        assert!(parse_ports("80=80/sctp").is_err());
+        assert_eq!(parse_ports("53=53/udp").unwrap()[0].kind, PortKind::Udp);
     }
 
     #[test]
