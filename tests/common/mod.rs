@@ -41,9 +41,7 @@ impl TestArmlet {
         // Instances run the built-in app from the armlet binary, not from the test binary.
         config.instance_exe = Some(env!("CARGO_BIN_EXE_armlet").into());
         config.termination_grace = 3.0;
-        // Each armlet of this test process gets its own loopback blocks.
-        static NEXT_BLOCK: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(10);
-        config.address_block = NEXT_BLOCK.fetch_add(3, std::sync::atomic::Ordering::Relaxed);
+        config.address_block = next_address_block();
         let armlet = Armlet::start(config).await.expect("armlet starts");
         let client = client_for(&armlet.ca_cert());
         TestArmlet {
@@ -251,4 +249,14 @@ pub async fn python_sdk(t: &TestArmlet, script: &str, args: &[&str]) -> String {
 /// The `n`th public IP address `t` hands out (its loopback block, host `n`).
 pub fn public_ip_n(t: &TestArmlet, n: u8) -> String {
     format!("127.{}.0.{n}", t.armlet.app.config.address_block)
+}
+
+/// Loopback blocks for the armlets of this test process: each armlet gets its own, and test
+/// processes running at the same time (another suite on the machine) start at different
+/// offsets, since frontends of different processes must not share an address.
+fn next_address_block() -> u8 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10;
+    let slot = std::process::id() % 7;
+    (10 + slot * 30 + n * 3) as u8
 }

@@ -169,8 +169,36 @@ pub fn health_extension(doc: &Value) -> Option<&Value> {
         .map(|e| &e["properties"]["settings"])
 }
 
+/// The canonical spelling of a case-insensitive enum value, if it is one of `allowed`.
+fn canonical(v: &Value, allowed: &[&'static str]) -> Option<&'static str> {
+    let s = v.as_str()?;
+    allowed.iter().find(|a| a.eq_ignore_ascii_case(s)).copied()
+}
+
+/// ARM enums are case-insensitive: stores them in Azure's spelling (`manual` → `Manual`).
+pub fn normalize_enums(doc: &mut Value) {
+    let props = &mut doc["properties"];
+    if let Some(m) = canonical(
+        &props["upgradePolicy"]["mode"],
+        &["Manual", "Automatic", "Rolling"],
+    ) {
+        props["upgradePolicy"]["mode"] = json!(m);
+    }
+    if let Some(m) = canonical(&props["orchestrationMode"], &["Uniform", "Flexible"]) {
+        props["orchestrationMode"] = json!(m);
+    }
+    if let Some(rules) = props["scaleInPolicy"]["rules"].as_array_mut() {
+        for r in rules {
+            if let Some(c) = canonical(r, &["Default", "NewestVM", "OldestVM"]) {
+                *r = json!(c);
+            }
+        }
+    }
+}
+
 /// Fills in what Azure fills in on create.
 pub fn apply_defaults(doc: &mut Value) {
+    normalize_enums(doc);
     let props = &mut doc["properties"];
     if props["upgradePolicy"]["mode"].is_null() {
         props["upgradePolicy"]["mode"] = json!("Manual");
@@ -312,6 +340,18 @@ mod tests {
         let v =
             vmss(json!({"virtualMachineProfile": {"osProfile": {"customData": "not base64!"}}}));
         assert!(validate(&v).is_err());
+    }
+
+    #[test]
+    fn enums_are_case_insensitive() {
+        let mut v = vmss(
+            json!({"upgradePolicy": {"mode": "manual"}, "orchestrationMode": "flexible", "scaleInPolicy": {"rules": ["newestvm"]}}),
+        );
+        apply_defaults(&mut v);
+        assert!(validate(&v).is_ok());
+        assert_eq!(v["properties"]["upgradePolicy"]["mode"], "Manual");
+        assert_eq!(v["properties"]["orchestrationMode"], "Flexible");
+        assert_eq!(v["properties"]["scaleInPolicy"]["rules"][0], "NewestVM");
     }
 
     #[test]
