@@ -63,6 +63,32 @@ async fn echo(mut stream: TcpStream, line: &str) -> std::io::Result<()> {
     }
 }
 
+/// Answers each datagram with `prefix` followed by the datagram, until `shutdown`.
+pub async fn udp_echo(
+    socket: tokio::net::UdpSocket,
+    prefix: String,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let (n, peer) = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            received = socket.recv_from(&mut buf) => match received {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::debug!(error = %e, "udp receive");
+                    continue;
+                }
+            },
+        };
+        let mut reply = prefix.as_bytes().to_vec();
+        reply.extend_from_slice(&buf[..n]);
+        if let Err(e) = socket.send_to(&reply, peer).await {
+            tracing::debug!(%peer, error = %e, "udp reply");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,31 +120,5 @@ mod tests {
         assert_eq!(&echo, b"ping\n");
         stop.cancel();
         server.await.unwrap().unwrap();
-    }
-}
-
-/// Answers each datagram with `prefix` followed by the datagram, until `shutdown`.
-pub async fn udp_echo(
-    socket: tokio::net::UdpSocket,
-    prefix: String,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    let mut buf = vec![0u8; 65_536];
-    loop {
-        let (n, peer) = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            received = socket.recv_from(&mut buf) => match received {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::debug!(error = %e, "udp receive");
-                    continue;
-                }
-            },
-        };
-        let mut reply = prefix.as_bytes().to_vec();
-        reply.extend_from_slice(&buf[..n]);
-        if let Err(e) = socket.send_to(&reply, peer).await {
-            tracing::debug!(%peer, error = %e, "udp reply");
-        }
     }
 }
