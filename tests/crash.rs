@@ -2,47 +2,11 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::process::{free_port, spawn_armlet as spawn, wait_ready};
 use common::*;
 use serde_json::json;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn(dir: &std::path::Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_armlet"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir)
-        .env("ARMLET_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    eventually(Duration::from_secs(20), || async {
-        client
-            .get(format!("{base}/subscriptions?api-version=2022-12-01"))
-            .send()
-            .await
-            .ok()
-            .map(|_| ())
-    })
-    .await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_no_acknowledged_write() {
@@ -50,14 +14,7 @@ async fn kill_9_loses_no_acknowledged_write() {
     let port = free_port();
     let base = format!("https://localhost:{port}");
     let mut child = spawn(dir.path(), port);
-    // The CA appears on first start.
-    let ca = dir.path().join("tls/ca.pem");
-    eventually(Duration::from_secs(20), || async {
-        ca.exists().then_some(())
-    })
-    .await;
-    let client = client_for(&ca);
-    wait_ready(&client, &base).await;
+    let client = wait_ready(dir.path(), &base).await;
 
     // Four writers create groups as fast as they can; each records what was acknowledged.
     let mut writers = Vec::new();
@@ -98,7 +55,7 @@ async fn kill_9_loses_no_acknowledged_write() {
     );
 
     let mut child = spawn(dir.path(), port);
-    wait_ready(&client, &base).await;
+    wait_ready(dir.path(), &base).await;
     let (_, list) = send(client.get(format!(
         "{base}/subscriptions/{SUB}/resourcegroups?api-version=2024-11-01&$top=100000"
     )))

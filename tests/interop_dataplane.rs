@@ -8,36 +8,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use armlet::config::ServeConfig;
+use common::http::{http_get_from, instance_name};
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 const RG: &str = "dp";
-
-/// One request from source address `from`; returns the instance name that answered.
-async fn name_from(from: Ipv4Addr, frontend: SocketAddr) -> Option<String> {
-    let socket = tokio::net::TcpSocket::new_v4().ok()?;
-    socket.bind(SocketAddr::from((from, 0))).ok()?;
-    let mut s = tokio::time::timeout(Duration::from_secs(3), socket.connect(frontend))
-        .await
-        .ok()?
-        .ok()?;
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .ok()?;
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
-        .await
-        .ok()?
-        .ok()?;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    Some(
-        text.split("\"name\":\"")
-            .nth(1)?
-            .split('"')
-            .next()?
-            .to_string(),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn az_built_load_balancer_carries_real_traffic() {
@@ -312,4 +287,9 @@ async fn az_built_load_balancer_carries_real_traffic() {
         started.elapsed()
     );
     t.stop().await;
+}
+
+/// The instance answering one request from source address `from`.
+async fn name_from(from: Ipv4Addr, frontend: SocketAddr) -> Option<String> {
+    instance_name(&http_get_from(from, frontend, "/").await?.1)
 }

@@ -7,9 +7,10 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::http::{http_get, rotation};
 use common::*;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 const NET: &str = "2023-04-01";
 const COMPUTE: &str = "2024-11-01";
@@ -102,43 +103,6 @@ async fn put_and_wait(t: &TestArmlet, path: &str, body: Value) -> (u16, String) 
     (status, end)
 }
 
-async fn get_http(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut s = tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(addr))
-        .await
-        .ok()?
-        .ok()?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .ok()?;
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
-        .await
-        .ok()?
-        .ok()?;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, text))
-}
-
-/// The instance names that answer through `frontend` over `n` new connections.
-async fn names_behind(frontend: SocketAddr, n: usize) -> Vec<String> {
-    let mut names = Vec::new();
-    for _ in 0..n {
-        if let Some((200, text)) = get_http(frontend, "/").await {
-            let name = text
-                .split("\"name\":\"")
-                .nth(1)
-                .and_then(|r| r.split('"').next())
-                .unwrap_or("?")
-                .to_string();
-            names.push(name);
-        }
-    }
-    names.sort();
-    names.dedup();
-    names
-}
-
 fn bound(view: &Value, port: u16) -> u16 {
     view["armlet"]["ports"]
         .as_array()
@@ -185,7 +149,7 @@ async fn uniform_scale_set_behind_a_load_balancer_runs_for_real() {
         .parse()
         .unwrap();
     let http = SocketAddr::from((addr, bound(&view, 80)));
-    let (code, body) = eventually(Duration::from_secs(20), || get_http(http, "/")).await;
+    let (code, body) = eventually(Duration::from_secs(20), || http_get(http, "/")).await;
     assert_eq!(code, 200);
     assert!(body.contains("web_0"), "{body}");
 
@@ -314,7 +278,7 @@ async fn uniform_scale_set_behind_a_load_balancer_runs_for_real() {
             .list()
             .iter()
             .any(|(_, s)| matches!(s, armlet::runtime::instance::InstanceStatus::Running { .. }));
-        (!running && get_http(http, "/health").await.is_none()).then_some(())
+        (!running && http_get(http, "/health").await.is_none()).then_some(())
     })
     .await;
     t.stop().await;
@@ -355,4 +319,9 @@ async fn scale_set_input_is_validated() {
     let (s, _) = t.get(&path).await;
     assert_eq!(s, 404, "nothing was stored");
     t.stop().await;
+}
+
+/// The instances answering through `frontend` (empty when a request failed).
+async fn names_behind(frontend: SocketAddr, n: usize) -> Vec<String> {
+    rotation(frontend, n).await.unwrap_or_default()
 }

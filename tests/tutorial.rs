@@ -8,52 +8,15 @@ mod common;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use common::http::{http_get, rotation};
 use common::*;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 const RG: &str = "myResourceGroup";
 
 /// The cloud-init the tutorial passes with `--custom-data`.
 const CLOUD_INIT: &str = "#cloud-config\nwrite_files:\n  - path: /var/www/html/index.html\n    content: |\n      hello from the tutorial\nruncmd:\n  - echo booted\n";
-
-async fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut s = tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(addr))
-        .await
-        .ok()?
-        .ok()?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .ok()?;
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf))
-        .await
-        .ok()?
-        .ok()?;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    Some((text.split_whitespace().nth(1)?.parse().ok()?, text))
-}
-
-/// Instance names answering through `frontend` over `n` requests; `None` if any request failed.
-async fn rotation(frontend: SocketAddr, n: usize) -> Option<Vec<String>> {
-    let mut names = Vec::new();
-    for _ in 0..n {
-        let (code, text) = http_get(frontend, "/").await?;
-        if code != 200 {
-            return None;
-        }
-        names.push(
-            text.split("\"name\":\"")
-                .nth(1)?
-                .split('"')
-                .next()?
-                .to_string(),
-        );
-    }
-    names.sort();
-    names.dedup();
-    Some(names)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tutorial_runs_for_real() {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod deploy;
+pub mod http;
 pub mod process;
 
 use std::path::{Path, PathBuf};
