@@ -57,6 +57,16 @@ pub fn valid_dns_label(label: &str) -> bool {
 }
 
 /// The name Azure publishes a DNS label under in a region.
+/// The SKU of an address that names none: Standard, unless it asks for Dynamic allocation,
+/// which only Basic has (templates written when Basic was Azure's default do this, e.g. the
+/// `vmss-linux-nat` quickstart).
+pub fn default_sku(props: &Value) -> &'static str {
+    match props["publicIPAllocationMethod"].as_str() {
+        Some(m) if m.eq_ignore_ascii_case("Dynamic") => "Basic",
+        _ => "Standard",
+    }
+}
+
 pub fn fqdn(label: &str, location: &str) -> String {
     format!("{label}.{location}.cloudapp.azure.com")
 }
@@ -82,10 +92,11 @@ impl ResourceType for PublicIpAddresses {
         let name = doc["name"].as_str().unwrap_or_default().to_string();
         let location = doc["location"].as_str().unwrap_or_default().to_string();
 
+        let sku_value = Value::Object(object_mut(&mut doc, "sku", "sku")?.clone());
+        let implied = default_sku(&doc["properties"]);
         let sku = object_mut(&mut doc, "sku", "sku")?;
-        let sku_value = Value::Object(sku.clone());
         let sku_name = body::one_of(&sku_value, "name", "sku.name", &["Basic", "Standard"])?
-            .unwrap_or("Standard");
+            .unwrap_or(implied);
         let tier = body::one_of(&sku_value, "tier", "sku.tier", &["Regional", "Global"])?
             .unwrap_or("Regional");
         sku.insert("name".into(), json!(sku_name));
@@ -259,5 +270,22 @@ mod tests {
             assert!(!valid_dns_label(bad), "{bad}");
         }
         assert_eq!(fqdn("web", "eastus"), "web.eastus.cloudapp.azure.com");
+    }
+
+    #[test]
+    fn an_address_without_sku_is_basic_only_when_it_asks_for_dynamic_allocation() {
+        assert_eq!(default_sku(&json!({})), "Standard");
+        assert_eq!(
+            default_sku(&json!({"publicIPAllocationMethod": "Static"})),
+            "Standard"
+        );
+        assert_eq!(
+            default_sku(&json!({"publicIPAllocationMethod": "Dynamic"})),
+            "Basic"
+        );
+        assert_eq!(
+            default_sku(&json!({"publicIPAllocationMethod": "dynamic"})),
+            "Basic"
+        );
     }
 }

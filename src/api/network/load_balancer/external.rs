@@ -26,6 +26,38 @@ fn items<'a>(doc: &'a Value, property: &str) -> &'a [Value] {
 }
 
 /// Resolves each frontend's public IP or subnet (and private address), with Azure's checks.
+/// The SKU of a load balancer that names none: Basic when its public frontends use Basic
+/// addresses (as templates written when Basic was Azure's default do), else Standard.
+pub async fn default_sku(cx: &mut WriteCx<'_>, doc: &Value) -> ArmResult<&'static str> {
+    let mut skus = Vec::new();
+    for fe in items(doc, "frontendIPConfigurations") {
+        let Ok(Some(pip)) =
+            body::reference(&fe["properties"], "publicIPAddress", "publicIPAddress")
+        else {
+            continue;
+        };
+        if !is_type(pip, PUBLIC_IP_TYPE) {
+            continue;
+        }
+        if let Some(row) = cx.get(&ResourceId::parse(pip)?.key()).await? {
+            skus.push(
+                row.body["sku"]["name"]
+                    .as_str()
+                    .unwrap_or("Basic")
+                    .to_string(),
+            );
+        }
+    }
+    Ok(sku_for_addresses(&skus))
+}
+
+fn sku_for_addresses(pip_skus: &[String]) -> &'static str {
+    match pip_skus.first().map(String::as_str) {
+        Some("Basic") => "Basic",
+        _ => "Standard",
+    }
+}
+
 pub async fn frontends(
     cx: &mut WriteCx<'_>,
     doc: &mut Value,
@@ -257,4 +289,17 @@ pub async fn backend_pools(cx: &mut WriteCx<'_>, doc: &mut Value) -> ArmResult<(
     }
     doc["properties"]["backendAddressPools"] = Value::Array(pools);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_load_balancer_without_sku_takes_its_addresses_sku() {
+        let skus = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(sku_for_addresses(&skus(&[])), "Standard");
+        assert_eq!(sku_for_addresses(&skus(&["Standard"])), "Standard");
+        assert_eq!(sku_for_addresses(&skus(&["Basic"])), "Basic");
+    }
 }

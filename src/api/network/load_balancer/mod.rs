@@ -192,15 +192,18 @@ impl ResourceType for LoadBalancers {
     ) -> ArmResult<Value> {
         let mut doc = Value::Object(body);
         let lb_id = doc["id"].as_str().unwrap_or_default().to_string();
-        let sku = object_mut(&mut doc, "sku", "sku")?;
-        let sku_value = Value::Object(sku.clone());
-        let sku_name = body::one_of(
+        let sku_value = Value::Object(object_mut(&mut doc, "sku", "sku")?.clone());
+        let named = body::one_of(
             &sku_value,
             "name",
             "sku.name",
             &["Basic", "Standard", "Gateway"],
-        )?
-        .unwrap_or("Standard");
+        )?;
+        let sku_name = match named {
+            Some(name) => name,
+            None => external::default_sku(cx, &doc).await?,
+        };
+        let sku = object_mut(&mut doc, "sku", "sku")?;
         let tier = body::one_of(&sku_value, "tier", "sku.tier", &["Regional", "Global"])?
             .unwrap_or("Regional");
         sku.insert("name".into(), json!(sku_name));
