@@ -325,3 +325,29 @@ async fn scale_set_input_is_validated() {
 async fn names_behind(frontend: SocketAddr, n: usize) -> Vec<String> {
     rotation(frontend, n).await.unwrap_or_default()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nat_pool_hands_out_only_its_port_range() {
+    let t = TestArmlet::start().await;
+    network(&t).await;
+    // Shrink the NAT pool to two frontend ports.
+    let lb = rid("Microsoft.Network/loadBalancers", "lb");
+    let (_, mut doc) = t.get(&format!("{lb}?api-version={NET}")).await;
+    doc["properties"]["inboundNatPools"][0]["properties"]["frontendPortRangeEnd"] = json!(50001);
+    let (s, body) = t.put(&format!("{lb}?api-version={NET}"), doc).await;
+    assert_eq!(s, 200, "{body}");
+    let vmss = rid("Microsoft.Compute/virtualMachineScaleSets", "nat");
+    let (s, err) = t
+        .put(&format!("{vmss}?api-version={COMPUTE}"), vmss_body(3))
+        .await;
+    assert_eq!(s, 400, "{err}");
+    assert_eq!(
+        err["error"]["code"],
+        "InboundNatPoolFrontendPortRangeExhausted"
+    );
+    let (s, _) = t.get(&format!("{vmss}?api-version={COMPUTE}")).await;
+    assert_eq!(s, 404, "nothing was stored");
+    let (_, end) = put_and_wait(&t, &format!("{vmss}?api-version={COMPUTE}"), vmss_body(2)).await;
+    assert_eq!(end, "Succeeded", "two instances fit the two ports");
+    t.stop().await;
+}

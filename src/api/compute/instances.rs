@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 
 use serde_json::{Value, json};
 
-use super::model::{computer_name, smallest_unused};
+use super::model::computer_name;
 use crate::arm::resource_type::WriteCx;
 use crate::arm::{ArmError, ArmResult, ResourceId};
 use crate::store::{Resource, ResourceQuery};
@@ -91,46 +91,6 @@ pub async fn allocate_bind_address(
                 "armlet has no free loopback address for another instance.",
             )
         })
-}
-
-/// The NAT pool indices already taken for `pool_id` (from `<lb>/inboundNatRules/<pool>.<k>` references).
-pub async fn used_nat_indices(
-    cx: &mut WriteCx<'_>,
-    subscription: &str,
-    pool_id: &str,
-) -> ArmResult<Vec<u32>> {
-    let (lb, pool) = pool_id
-        .rsplit_once("/inboundNatPools/")
-        .unwrap_or((pool_id, ""));
-    let prefix = format!("{lb}/inboundNatRules/{pool}.").to_ascii_lowercase();
-    let q = ResourceQuery {
-        subscription: subscription.into(),
-        type_name: Some(NIC_TYPE.into()),
-        ..Default::default()
-    };
-    let mut used = Vec::new();
-    for nic in cx.list(&q).await? {
-        for ipc in nic.body["properties"]["ipConfigurations"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            for r in ipc["properties"]["loadBalancerInboundNatRules"]
-                .as_array()
-                .into_iter()
-                .flatten()
-            {
-                if let Some(k) = r["id"]
-                    .as_str()
-                    .map(str::to_ascii_lowercase)
-                    .and_then(|id| id.strip_prefix(&prefix).map(str::to_string))
-                {
-                    used.extend(k.parse::<u32>().ok());
-                }
-            }
-        }
-    }
-    Ok(used)
 }
 
 /// What a new instance is created from.
@@ -260,6 +220,36 @@ pub fn identity(vmss_id: &ResourceId, vmss_doc: &Value, n: u64) -> Identity {
     }
 }
 
+/// The NAT-pool index a new instance NIC gets: the smallest the stored NICs do not use,
+/// within the pool's port range (the network provider's rule). Instance NICs are written as
+/// each instance is created, so instances created together get distinct indices.
+async fn nat_pool_index(cx: &mut WriteCx<'_>, subscription: &str, pool_id: &str) -> ArmResult<u32> {
+    let (lb_id, pool_name) = pool_id
+        .rsplit_once("/inboundNatPools/")
+        .unwrap_or((pool_id, ""));
+    let lb = cx.get(lb_id).await?.ok_or_else(|| {
+        ArmError::bad_request(
+            "InvalidResourceReference",
+            format!(
+                "Resource {pool_id} referenced by resource {} was not found.",
+                cx.id
+            ),
+        )
+    })?;
+    let q = ResourceQuery {
+        subscription: subscription.into(),
+        type_name: Some(NIC_TYPE.into()),
+        ..Default::default()
+    };
+    let configs = crate::api::network::ip_configs_of(&cx.list(&q).await?);
+    crate::api::network::load_balancer::nat::next_pool_index(&lb.body, pool_name, &configs).ok_or_else(|| {
+        ArmError::bad_request(
+            "InboundNatPoolFrontendPortRangeExhausted",
+            format!("The frontend port range of inbound NAT pool {pool_id} has no port left for another instance."),
+        )
+    })
+}
+
 /// Builds the NIC documents of an instance from the model's NIC configurations.
 /// `private_ip` allocates an address in a subnet; `nat_index` a NAT-pool index.
 pub async fn build_nics(
@@ -268,7 +258,6 @@ pub async fn build_nics(
     vmss_doc: &Value,
     vm_id: &ResourceId,
     taken_ips: &mut Vec<(String, Ipv4Addr)>,
-    taken_nat: &mut Vec<(String, u32)>,
 ) -> ArmResult<Vec<Value>> {
     let flexible = vmss_doc["properties"]["orchestrationMode"] == "Flexible";
     let configs = vmss_doc["properties"]["virtualMachineProfile"]["networkProfile"]["networkInterfaceConfigurations"]
@@ -321,15 +310,7 @@ pub async fn build_nics(
                 .flatten()
             {
                 let pool_id = pool["id"].as_str().unwrap_or_default();
-                let mut used = used_nat_indices(cx, &vmss_id.subscription, pool_id).await?;
-                used.extend(
-                    taken_nat
-                        .iter()
-                        .filter(|(p, _)| p.eq_ignore_ascii_case(pool_id))
-                        .map(|(_, k)| *k),
-                );
-                let k = smallest_unused(&used);
-                taken_nat.push((pool_id.to_string(), k));
+                let k = nat_pool_index(cx, &vmss_id.subscription, pool_id).await?;
                 let (lb, pool_name) = pool_id
                     .rsplit_once("/inboundNatPools/")
                     .unwrap_or((pool_id, ""));

@@ -286,11 +286,6 @@ pub fn scale_in_victims(instances: &[InstanceFacts], count: usize, rule: &str) -
         .collect()
 }
 
-/// The smallest index not in `used` (NAT pool frontend ports are range start + index).
-pub fn smallest_unused(used: &[u32]) -> u32 {
-    (0..).find(|k| !used.contains(k)).expect("u32 range")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,11 +373,5 @@ mod tests {
             3,
             "protected instances stay"
         );
-    }
-
-    #[test]
-    fn nat_indices_fill_gaps() {
-        assert_eq!(smallest_unused(&[0, 1, 3]), 2);
-        assert_eq!(smallest_unused(&[]), 0);
     }
 }

@@ -298,7 +298,6 @@ async fn scale_to(cx: &mut WriteCx<'_>, doc: &mut Value) -> ArmResult<()> {
         }
     }
     let mut taken_ips = Vec::new();
-    let mut taken_nat = Vec::new();
     let mut taken_addresses: Vec<Ipv4Addr> = Vec::new();
     for _ in rows.len()..want {
         let internal = &mut doc[INTERNAL];
@@ -310,15 +309,7 @@ async fn scale_to(cx: &mut WriteCx<'_>, doc: &mut Value) -> ArmResult<()> {
         let bind_address = instances::allocate_bind_address(cx, &taken_addresses).await?;
         taken_addresses.push(bind_address);
         let identity = instances::identity(&vmss_id, doc, instance_id);
-        let nics = instances::build_nics(
-            cx,
-            &vmss_id,
-            doc,
-            &identity.id,
-            &mut taken_ips,
-            &mut taken_nat,
-        )
-        .await?;
+        let nics = instances::build_nics(cx, &vmss_id, doc, &identity.id, &mut taken_ips).await?;
         let new = NewInstance {
             vmss_id: &vmss_id,
             vmss_doc: doc,

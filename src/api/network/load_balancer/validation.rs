@@ -299,7 +299,12 @@ pub fn inbound_nat_rule(e: &mut Value) -> ArmResult<()> {
         }
         (Some(_), None, None) => {}
     }
-    idle_timeout(p, &what, RULE_IDLE_TIMEOUT)?;
+    nat_common(p, &what)
+}
+
+/// What inbound NAT rules and NAT pools share: idle timeout, the two flags, the frontend.
+fn nat_common(p: &mut Value, what: &str) -> ArmResult<()> {
+    idle_timeout(p, what, RULE_IDLE_TIMEOUT)?;
     default_bool(p, "enableFloatingIP", false)?;
     default_bool(p, "enableTcpReset", false)?;
     body::reference(p, "frontendIPConfiguration", "frontendIPConfiguration")?.ok_or_else(|| {
@@ -353,13 +358,7 @@ pub fn inbound_nat_pool(e: &mut Value) -> ArmResult<()> {
             "{what} frontendPortRangeStart {start} is greater than frontendPortRangeEnd {end}."
         )));
     }
-    idle_timeout(p, &what, RULE_IDLE_TIMEOUT)?;
-    default_bool(p, "enableFloatingIP", false)?;
-    default_bool(p, "enableTcpReset", false)?;
-    body::reference(p, "frontendIPConfiguration", "frontendIPConfiguration")?.ok_or_else(|| {
-        errors::invalid_format(format!("{what} frontendIPConfiguration is required."))
-    })?;
-    Ok(())
+    nat_common(p, &what)
 }
 
 pub fn outbound_rule(e: &mut Value) -> ArmResult<()> {
