@@ -11,10 +11,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::api::identity::Tokens;
-use crate::arm::resource_type::Registry;
+use crate::api::{Api, ApiState};
+use crate::arm::operations::Workers;
+use crate::arm::service::ArmParts;
+use crate::arm::{Arm, groups, resources};
 use crate::config::{ServeConfig, default_data_dir};
-use crate::runtime::Runtime;
 use crate::runtime::clock::Clock;
+use crate::runtime::{Runtime, RuntimeConfig};
 use crate::store::Store;
 use crate::tls::TlsFiles;
 
@@ -26,23 +29,23 @@ pub struct App {
     pub data_dir: PathBuf,
     pub store: Store,
     pub tls: TlsFiles,
-    pub tokens: Tokens,
-    /// The resource types served under `/providers/{namespace}`.
-    pub registry: Registry,
+    /// The ARM service: resource types, operations, change signals.
+    pub arm: Arc<Arm>,
     /// Instance processes, probes and the proxy.
     pub runtime: Arc<Runtime>,
+    /// What the HTTP handlers share.
+    pub api: ApiState,
     /// Cancelled on shutdown; background loops watch it (or a child of it).
     pub shutdown: CancellationToken,
     /// Every spawned background task, so shutdown can wait for them.
     pub tasks: TaskTracker,
-    /// Bumped after every committed change, so reconcilers wake up without polling the store.
-    pub changes: tokio::sync::watch::Sender<u64>,
     /// Keeps the temporary certificate directory of an in-memory instance alive.
     _temp_dir: Option<tempfile::TempDir>,
 }
 
 impl App {
-    /// Opens the store, creates or loads the TLS material and resumes unfinished operations.
+    /// Opens the store, creates or loads the TLS material, wires the providers, operation
+    /// workers and runtime together, and resumes unfinished operations.
     pub async fn build(config: ServeConfig) -> anyhow::Result<AppState> {
         config.validate()?;
         let (data_dir, temp_dir) = match (&config.data_dir, config.in_memory) {
@@ -74,37 +77,53 @@ impl App {
             None => std::env::current_exe()?,
         };
         let runtime = Arc::new(Runtime::start(
-            Clock::new(config.time_scale),
-            data_dir.join("instances"),
-            instance_exe,
-            Duration::from_secs_f64(config.termination_grace),
+            RuntimeConfig {
+                clock: Clock::new(config.time_scale),
+                instances_dir: data_dir.join("instances"),
+                instance_exe,
+                grace: Duration::from_secs_f64(config.termination_grace),
+                image_commands: config.image_commands.clone(),
+            },
+            store.clone(),
             &shutdown,
             &tasks,
         )?);
-        let app = Arc::new(App {
+        let mut workers = Workers::default();
+        workers.register(resources::PROVISION_KIND, resources::ProvisionWorker);
+        workers.register(groups::DELETE_KIND, groups::DeleteWorker);
+        crate::deploy::engine::register(&mut workers);
+        let arm = Arc::new(Arm::new(ArmParts {
+            store: store.clone(),
+            registry: crate::api::registry(&runtime, config.address_block),
+            workers,
+            tenant_id: config.identity.tenant_id.clone(),
+            default_subscription: config.identity.subscription_id.clone(),
+            shutdown: shutdown.clone(),
+            tasks: tasks.clone(),
+        }));
+        let api = Arc::new(Api {
+            arm: arm.clone(),
+            runtime: runtime.clone(),
+            tokens,
+        });
+        arm.resume_operations().await?;
+        tasks.spawn(crate::runtime::reconciler::run(
+            runtime.clone(),
+            arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        Ok(Arc::new(App {
             config,
             data_dir,
             store,
             tls,
-            tokens,
-            registry: crate::api::registry(),
+            arm,
             runtime,
+            api,
             shutdown,
             tasks,
-            changes: tokio::sync::watch::Sender::new(0),
             _temp_dir: temp_dir,
-        });
-        crate::api::operations::resume(&app).await?;
-        app.tasks
-            .spawn(crate::runtime::reconciler::run(app.clone()));
-        Ok(app)
-    }
-}
-
-impl App {
-    /// Tells the reconcilers that stored state changed.
-    pub fn notify_change(&self) {
-        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        }))
     }
 }
 
@@ -128,7 +147,7 @@ pub async fn run(
             handle.graceful_shutdown(Some(Duration::from_secs(5)));
         }
     });
-    let router = crate::api::router(app.clone());
+    let router = crate::api::router(app.api.clone());
     axum_server::from_tcp_rustls(listener, tls)?
         .handle(handle)
         .serve(router.into_make_service())

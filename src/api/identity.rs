@@ -18,14 +18,14 @@ use base64::Engine;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::app::AppState;
+use crate::api::ApiState;
 use crate::arm::request::base_url;
 
 /// The audience `az` and the SDKs ask tokens for.
 pub const ARM_AUDIENCE: &str = "https://management.core.windows.net/";
 const TOKEN_LIFETIME_SECS: i64 = 24 * 3600;
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<ApiState> {
     Router::new()
         .route("/metadata/endpoints", get(metadata_endpoints))
         .route(
@@ -212,7 +212,7 @@ async fn keys() -> Json<Value> {
 
 /// `POST /{tenant}/oauth2/v2.0/token`: client credentials, password and refresh-token grants.
 async fn token(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     headers: HeaderMap,
     Path(tenant): Path<String>,
     Form(form): Form<HashMap<String, String>>,
@@ -280,7 +280,7 @@ async fn token(
 
 /// The managed-identity endpoints (IMDS `/metadata/identity/oauth2/token`, App Service `/msi/token`).
 async fn managed_identity_token(
-    State(app): State<AppState>,
+    State(app): State<ApiState>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
@@ -317,7 +317,7 @@ async fn managed_identity_token(
 }
 
 /// `common`/`organizations` and other non-GUID tenants mean armlet's own tenant.
-fn resolve_tenant(app: &AppState, tenant: &str) -> String {
+fn resolve_tenant(app: &ApiState, tenant: &str) -> String {
     if uuid::Uuid::parse_str(tenant).is_ok() {
         tenant.to_string()
     } else {

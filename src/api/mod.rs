@@ -17,20 +17,38 @@ use axum::http::{HeaderValue, Method, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
-use crate::arm::resource_type::Registry;
-use crate::arm::{ArmError, ArmRequest, ArmResult};
+use std::sync::Arc;
 
-/// Every resource type armlet serves.
-pub fn registry() -> Registry {
+use crate::arm::resource_type::Registry;
+use crate::arm::{Arm, ArmError, ArmRequest, ArmResult};
+use crate::runtime::Runtime;
+use identity::Tokens;
+
+/// What the HTTP handlers read: the ARM service, the runtime (instance views, rule health)
+/// and the token issuer.
+pub struct Api {
+    pub arm: Arc<Arm>,
+    pub runtime: Arc<Runtime>,
+    pub tokens: Tokens,
+}
+
+pub type ApiState = Arc<Api>;
+
+/// Every resource type armlet serves. `address_block` is this armlet's `--address-block`.
+pub fn registry(runtime: &Arc<Runtime>, address_block: u8) -> Registry {
     let mut r = Registry::default();
-    network::register(&mut r);
-    r.register(compute::scale_set::ScaleSets);
-    r.register(compute::virtual_machine::VirtualMachines);
+    network::register(&mut r, runtime, address_block);
+    r.register(compute::scale_set::ScaleSets {
+        runtime: runtime.clone(),
+        address_block,
+    });
+    r.register(compute::virtual_machine::VirtualMachines {
+        runtime: runtime.clone(),
+    });
     r
 }
 
-pub fn router(app: AppState) -> Router {
+pub fn router(app: ApiState) -> Router {
     Router::new()
         .merge(identity::router())
         .route(
@@ -82,7 +100,7 @@ async fn request_log(req: Request<Body>, next: Next) -> Response {
 }
 
 /// Every ARM route: read the request once, dispatch, render errors as ARM errors.
-async fn arm(State(app): State<AppState>, req: Request<Body>) -> Response {
+async fn arm(State(app): State<ApiState>, req: Request<Body>) -> Response {
     let req = match ArmRequest::read(req).await {
         Ok(r) => r,
         Err(e) => return e.into_response(),
@@ -93,7 +111,7 @@ async fn arm(State(app): State<AppState>, req: Request<Body>) -> Response {
     }
 }
 
-async fn dispatch(app: &AppState, req: &ArmRequest) -> ArmResult<Response> {
+async fn dispatch(app: &ApiState, req: &ArmRequest) -> ArmResult<Response> {
     let s: Vec<&str> = req.lower.iter().map(String::as_str).collect();
     if s.is_empty() {
         return Err(no_route(req));
@@ -125,7 +143,7 @@ async fn dispatch(app: &AppState, req: &ArmRequest) -> ArmResult<Response> {
 
 /// Routes below `/subscriptions/{sub}`.
 async fn subscription_scope(
-    app: &AppState,
+    app: &ApiState,
     req: &ArmRequest,
     sub: &str,
     rest: &[&str],

@@ -9,19 +9,20 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::{method_not_allowed, only};
-use crate::app::AppState;
+use crate::api::ApiState;
 use crate::arm::lro::{self, Polling};
 use crate::arm::resources::{self as generic, child_of, resolve_type};
 use crate::arm::{ArmRequest, ArmResult, ResourceId, list};
 
 /// `rest` starts at the namespace; `offset` is the index of the namespace in `req.segments`.
 pub async fn handle(
-    app: &AppState,
+    app: &ApiState,
     req: &ArmRequest,
     sub: &str,
     rg: Option<&str>,
     offset: usize,
 ) -> ArmResult<Response> {
+    let arm = &app.arm;
     let seg = &req.segments[offset..];
     let lower: Vec<&str> = req.lower[offset..].iter().map(String::as_str).collect();
     let api_version = req.api_version()?;
@@ -32,11 +33,11 @@ pub async fn handle(
         namespace,
         vec![(ty_name, seg.get(2).cloned().unwrap_or_else(|| "_".into()))],
     );
-    let ty = resolve_type(app, &probe_id, api_version)?;
+    let ty = resolve_type(arm, &probe_id, api_version)?;
 
     if seg.len() == 2 {
         only(req, &[Method::GET])?;
-        let items = generic::list(app, ty.as_ref(), sub, rg).await?;
+        let items = generic::list(arm, ty.as_ref(), sub, rg).await?;
         return Ok(Json(list::page(req, items)?).into_response());
     }
     let id = generic::canonical(ty.as_ref(), &probe_id);
@@ -44,7 +45,7 @@ pub async fn handle(
         [] => match req.method {
             Method::PUT => {
                 let out =
-                    generic::put_started(app, &id, api_version, req.json_object()?, Some(req))
+                    generic::put_started(arm, &id, api_version, req.json_object()?, Some(req))
                         .await?;
                 let status = if out.created {
                     StatusCode::CREATED
@@ -67,9 +68,9 @@ pub async fn handle(
                     None => response,
                 })
             }
-            Method::GET | Method::HEAD => Ok(Json(generic::get(app, &id).await?).into_response()),
-            Method::PATCH => Ok(Json(generic::patch_tags(app, &id, req).await?).into_response()),
-            Method::DELETE => Ok(if generic::delete(app, &id, Some(req)).await? {
+            Method::GET | Method::HEAD => Ok(Json(generic::get(arm, &id).await?).into_response()),
+            Method::PATCH => Ok(Json(generic::patch_tags(arm, &id, req).await?).into_response()),
+            Method::DELETE => Ok(if generic::delete(arm, &id, Some(req)).await? {
                 StatusCode::OK
             } else {
                 StatusCode::NO_CONTENT
@@ -80,7 +81,7 @@ pub async fn handle(
         [child] if child_of(ty.as_ref(), child).is_some() => {
             only(req, &[Method::GET])?;
             let child = child_of(ty.as_ref(), child).expect("checked");
-            let items = generic::list_children(app, &id, &child).await?;
+            let items = generic::list_children(arm, &id, &child).await?;
             Ok(Json(list::page(req, items)?).into_response())
         }
         [child, _] if child_of(ty.as_ref(), child).is_some() => {
@@ -88,11 +89,11 @@ pub async fn handle(
             let name = &seg[4];
             match req.method {
                 Method::GET | Method::HEAD => {
-                    Ok(Json(generic::get_child(app, &id, &child, name).await?).into_response())
+                    Ok(Json(generic::get_child(arm, &id, &child, name).await?).into_response())
                 }
                 Method::PUT if child.writable => {
                     let (doc, created) =
-                        generic::put_child(app, &id, api_version, &child, name, req.json_object()?)
+                        generic::put_child(arm, &id, api_version, &child, name, req.json_object()?)
                             .await?;
                     Ok((
                         if created {
@@ -106,7 +107,7 @@ pub async fn handle(
                 }
                 Method::DELETE if child.writable => {
                     Ok(
-                        if generic::delete_child(app, &id, api_version, &child, name).await? {
+                        if generic::delete_child(arm, &id, api_version, &child, name).await? {
                             StatusCode::OK
                         } else {
                             StatusCode::NO_CONTENT
@@ -117,6 +118,6 @@ pub async fn handle(
                 _ => Err(method_not_allowed(req)),
             }
         }
-        rest => ty.route(app, req, &id, rest).await,
+        rest => ty.route(arm, req, &id, rest).await,
     }
 }

@@ -15,7 +15,7 @@ use sqlx::SqliteConnection;
 use super::error::{ArmError, ArmResult};
 use super::id::ResourceId;
 use super::request::ArmRequest;
-use crate::app::App;
+use super::service::Arm;
 use crate::store::{Resource, ResourceQuery, resources};
 
 /// A child collection kept inside its parent's document, e.g. a load balancer's `probes`.
@@ -29,7 +29,7 @@ pub struct Child {
 
 /// What a type's hooks may use during a write: the open write transaction.
 pub struct WriteCx<'a> {
-    pub app: &'a App,
+    pub arm: &'a Arm,
     pub conn: &'a mut SqliteConnection,
     /// The resource being written, with canonical type casing.
     pub id: &'a ResourceId,
@@ -93,7 +93,7 @@ pub trait ResourceType: Send + Sync + 'static {
     }
 
     /// Adds server-computed fields (back-references, runtime state) to a stored document.
-    async fn render(&self, _app: &App, doc: Value) -> ArmResult<Value> {
+    async fn render(&self, _arm: &Arm, doc: Value) -> ArmResult<Value> {
         Ok(doc)
     }
 
@@ -106,7 +106,7 @@ pub trait ResourceType: Send + Sync + 'static {
 
     /// The asynchronous part of a create or update: returns when the resource is provisioned
     /// (its provisioningState then becomes Succeeded), or why it failed.
-    async fn provision(&self, _app: &Arc<App>, _id: &ResourceId) -> ArmResult<()> {
+    async fn provision(&self, _arm: &Arc<Arm>, _id: &ResourceId) -> ArmResult<()> {
         Ok(())
     }
 
@@ -114,7 +114,7 @@ pub trait ResourceType: Send + Sync + 'static {
     /// children. `rest` are the lower-cased segments after the resource name.
     async fn route(
         &self,
-        _app: &Arc<App>,
+        _arm: &Arc<Arm>,
         req: &ArmRequest,
         _id: &ResourceId,
         _rest: &[&str],

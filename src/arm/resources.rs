@@ -10,52 +10,59 @@ use serde_json::{Map, Value, json};
 use super::error::{ArmError, ArmResult};
 use super::id::ResourceId;
 use super::location;
+use super::operations::Worker;
 use super::request::ArmRequest;
 use super::resource_type::{Child, ResourceType, WriteCx};
-use crate::api::resources::groups;
-use crate::app::App;
+use super::service::Arm;
+use super::tags::{new_etag, parse_tags};
 use crate::store::{OperationStatus, Resource, ResourceQuery, operations, resources};
+use async_trait::async_trait;
 
 /// The operation kind of an asynchronous create or update.
 pub const PROVISION_KIND: &str = "provision";
 
 /// The worker of an asynchronous create or update: the type's `provision`, then the
 /// provisioningState it ends in.
-pub async fn provision_worker(app: &Arc<App>, target: &str) -> ArmResult<()> {
-    let id = ResourceId::parse(target)?;
-    let ty = resolve_type(app, &id, "")?;
-    let outcome = ty.provision(app, &id).await;
-    let state = if outcome.is_ok() {
-        "Succeeded"
-    } else {
-        "Failed"
-    };
-    let mut w = app.store.write().await?;
-    if let Some(mut row) = resources::get(&mut w.tx, &id.key()).await?
-        && matches!(
-            row.body["properties"]["provisioningState"].as_str(),
-            Some("Creating" | "Updating")
-        )
-    {
-        row.body["properties"]["provisioningState"] = json!(state);
-        resources::put(&mut w.tx, &row).await?;
-        w.commit().await?;
-        app.notify_change();
+pub struct ProvisionWorker;
+
+#[async_trait]
+impl Worker for ProvisionWorker {
+    async fn run(&self, arm: &Arc<Arm>, target: &str) -> ArmResult<OperationStatus> {
+        let id = ResourceId::parse(target)?;
+        let ty = resolve_type(arm, &id, "")?;
+        let outcome = ty.provision(arm, &id).await;
+        let state = if outcome.is_ok() {
+            "Succeeded"
+        } else {
+            "Failed"
+        };
+        let mut w = arm.store.write().await?;
+        if let Some(mut row) = resources::get(&mut w.tx, &id.key()).await?
+            && matches!(
+                row.body["properties"]["provisioningState"].as_str(),
+                Some("Creating" | "Updating")
+            )
+        {
+            row.body["properties"]["provisioningState"] = json!(state);
+            resources::put(&mut w.tx, &row).await?;
+            w.commit().await?;
+            arm.notify_change();
+        }
+        outcome.map(|()| OperationStatus::Succeeded)
     }
-    outcome
 }
 
 /// The resource type of `id` (top-level part), or the error ARM gives for an unknown type.
 pub fn resolve_type(
-    app: &App,
+    arm: &Arm,
     id: &ResourceId,
     api_version: &str,
 ) -> ArmResult<Arc<dyn ResourceType>> {
     let top = id.root().type_name();
-    if let Some(t) = app.registry.get(&top) {
+    if let Some(t) = arm.registry.get(&top) {
         return Ok(t);
     }
-    let known_namespace = crate::api::resources::providers::NAMESPACES
+    let known_namespace = super::providers::NAMESPACES
         .iter()
         .any(|ns| ns.eq_ignore_ascii_case(&id.namespace));
     if known_namespace {
@@ -97,61 +104,37 @@ pub struct PutOutcome {
 /// Create or update a top-level resource and wait until it is provisioned (what template
 /// deployments need). Returns the rendered document and whether it was created.
 pub async fn put(
-    app: &Arc<App>,
+    arm: &Arc<Arm>,
     id: &ResourceId,
     api_version: &str,
     body: Map<String, Value>,
     req: Option<&ArmRequest>,
 ) -> ArmResult<(Value, bool)> {
-    let out = put_started(app, id, api_version, body, req).await?;
+    let out = put_started(arm, id, api_version, body, req).await?;
     match &out.operation {
         Some(op) => {
-            wait_operation(app, op).await?;
-            Ok((get(app, id).await?, out.created))
+            arm.wait_operation(op).await?;
+            Ok((get(arm, id).await?, out.created))
         }
         None => Ok((out.doc, out.created)),
-    }
-}
-
-/// Waits for an operation to end; its failure becomes this call's error.
-pub async fn wait_operation(app: &App, op: &str) -> ArmResult<()> {
-    loop {
-        let record = app
-            .store
-            .operation(op)
-            .await?
-            .ok_or_else(|| ArmError::internal(format!("operation {op} vanished")))?;
-        match record.status {
-            OperationStatus::InProgress => {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await
-            }
-            OperationStatus::Succeeded => return Ok(()),
-            _ => {
-                let e = record.error.unwrap_or_default();
-                return Err(ArmError::bad_request(
-                    e["code"].as_str().unwrap_or("OperationFailed"),
-                    e["message"].as_str().unwrap_or("The operation failed."),
-                ));
-            }
-        }
     }
 }
 
 /// Create or update a top-level resource; for an asynchronous type, the returned operation
 /// is still running.
 pub async fn put_started(
-    app: &Arc<App>,
+    arm: &Arc<Arm>,
     id: &ResourceId,
     api_version: &str,
     mut body: Map<String, Value>,
     req: Option<&ArmRequest>,
 ) -> ArmResult<PutOutcome> {
-    let ty = resolve_type(app, id, api_version)?;
+    let ty = resolve_type(arm, id, api_version)?;
     let id = canonical(ty.as_ref(), id);
     ty.validate_name(id.name())?;
-    let tags = groups::parse_tags(body.get("tags"))?;
+    let tags = parse_tags(body.get("tags"))?;
 
-    let mut w = app.store.write().await?;
+    let mut w = arm.store.write().await?;
     let rg_name = require_group(&mut w.tx, &id).await?;
     let existing = resources::get(&mut w.tx, &id.key()).await?;
     if let Some(req) = req {
@@ -199,7 +182,7 @@ pub async fn put_started(
     };
     body.remove("etag");
     let mut cx = WriteCx {
-        app,
+        arm,
         conn: &mut w.tx,
         id: &id,
         api_version,
@@ -220,7 +203,7 @@ pub async fn put_started(
     } else {
         None
     };
-    let etag = groups::new_etag();
+    let etag = new_etag();
     doc["etag"] = json!(etag);
     let row = Resource {
         id: id_str,
@@ -233,12 +216,12 @@ pub async fn put_started(
     };
     resources::put(&mut w.tx, &row).await?;
     w.commit().await?;
-    app.notify_change();
+    arm.notify_change();
     if let Some(op) = &operation {
-        crate::api::operations::spawn(app, op.clone());
+        arm.spawn_operation(op.clone());
     }
     Ok(PutOutcome {
-        doc: ty.render(app, doc).await?,
+        doc: ty.render(arm, doc).await?,
         created: existing.is_none(),
         operation,
     })
@@ -280,9 +263,9 @@ fn not_found(id: &ResourceId) -> ArmError {
 }
 
 /// The stored row of a top-level resource, or 404 the way ARM words it.
-pub async fn get_stored(app: &App, id: &ResourceId) -> ArmResult<Resource> {
+pub async fn get_stored(arm: &Arm, id: &ResourceId) -> ArmResult<Resource> {
     if let Some(rg) = &id.resource_group
-        && app
+        && arm
             .store
             .get(&super::id::resource_group_id(&id.subscription, rg))
             .await?
@@ -290,25 +273,25 @@ pub async fn get_stored(app: &App, id: &ResourceId) -> ArmResult<Resource> {
     {
         return Err(ArmError::resource_group_not_found(rg));
     }
-    app.store.get(&id.key()).await?.ok_or_else(|| not_found(id))
+    arm.store.get(&id.key()).await?.ok_or_else(|| not_found(id))
 }
 
 /// The rendered document of a top-level resource.
-pub async fn get(app: &App, id: &ResourceId) -> ArmResult<Value> {
-    let ty = resolve_type(app, id, "")?;
-    let row = get_stored(app, id).await?;
-    ty.render(app, row.body).await
+pub async fn get(arm: &Arm, id: &ResourceId) -> ArmResult<Value> {
+    let ty = resolve_type(arm, id, "")?;
+    let row = get_stored(arm, id).await?;
+    ty.render(arm, row.body).await
 }
 
 /// Every resource of a type in a group (or the whole subscription), rendered.
 pub async fn list(
-    app: &App,
+    arm: &Arm,
     ty: &dyn ResourceType,
     sub: &str,
     rg: Option<&str>,
 ) -> ArmResult<Vec<Value>> {
     if let Some(rg) = rg
-        && app
+        && arm
             .store
             .get(&super::id::resource_group_id(sub, rg))
             .await?
@@ -324,20 +307,20 @@ pub async fn list(
     let mut out = Vec::new();
     // Top-level resources only: a scale-set instance's NIC has the NIC type but is listed
     // under its scale set, not with the standalone NICs.
-    for r in app.store.list(&q).await? {
+    for r in arm.store.list(&q).await? {
         if ResourceId::parse(&r.id).is_ok_and(|id| id.segments.len() == 1) {
-            out.push(ty.render(app, r.body).await?);
+            out.push(ty.render(arm, r.body).await?);
         }
     }
     Ok(out)
 }
 
 /// PATCH: tags (the part of PATCH every type shares).
-pub async fn patch_tags(app: &App, id: &ResourceId, req: &ArmRequest) -> ArmResult<Value> {
-    let ty = resolve_type(app, id, "")?;
+pub async fn patch_tags(arm: &Arm, id: &ResourceId, req: &ArmRequest) -> ArmResult<Value> {
+    let ty = resolve_type(arm, id, "")?;
     let body = req.json_object()?;
-    let tags = groups::parse_tags(body.get("tags"))?;
-    let mut w = app.store.write().await?;
+    let tags = parse_tags(body.get("tags"))?;
+    let mut w = arm.store.write().await?;
     let mut row = resources::get(&mut w.tx, &id.key())
         .await?
         .ok_or_else(|| not_found(id))?;
@@ -345,19 +328,19 @@ pub async fn patch_tags(app: &App, id: &ResourceId, req: &ArmRequest) -> ArmResu
     if let Some(tags) = tags {
         row.body["tags"] = Value::Object(tags);
     }
-    row.etag = groups::new_etag();
+    row.etag = new_etag();
     row.body["etag"] = json!(row.etag);
     resources::put(&mut w.tx, &row).await?;
     w.commit().await?;
-    app.notify_change();
-    ty.render(app, row.body).await
+    arm.notify_change();
+    ty.render(arm, row.body).await
 }
 
 /// Deletes a top-level resource; `false` when there was nothing to delete.
-pub async fn delete(app: &App, id: &ResourceId, req: Option<&ArmRequest>) -> ArmResult<bool> {
-    let ty = resolve_type(app, id, "")?;
+pub async fn delete(arm: &Arm, id: &ResourceId, req: Option<&ArmRequest>) -> ArmResult<bool> {
+    let ty = resolve_type(arm, id, "")?;
     let id = canonical(ty.as_ref(), id);
-    let mut w = app.store.write().await?;
+    let mut w = arm.store.write().await?;
     let Some(row) = resources::get(&mut w.tx, &id.key()).await? else {
         if let Some(req) = req {
             req.check_preconditions(None)?;
@@ -368,7 +351,7 @@ pub async fn delete(app: &App, id: &ResourceId, req: Option<&ArmRequest>) -> Arm
         req.check_preconditions(Some(&row.etag))?;
     }
     let mut cx = WriteCx {
-        app,
+        arm,
         conn: &mut w.tx,
         id: &id,
         api_version: "",
@@ -376,7 +359,7 @@ pub async fn delete(app: &App, id: &ResourceId, req: Option<&ArmRequest>) -> Arm
     ty.before_delete(&mut cx, &row.body).await?;
     resources::delete(&mut w.tx, &id.key()).await?;
     w.commit().await?;
-    app.notify_change();
+    arm.notify_change();
     Ok(true)
 }
 
@@ -404,19 +387,19 @@ fn find_child<'a>(doc: &'a Value, child: &Child, name: &str) -> Option<&'a Value
 }
 
 /// Children of a parent, rendered.
-pub async fn list_children(app: &App, parent: &ResourceId, child: &Child) -> ArmResult<Vec<Value>> {
-    let doc = get(app, parent).await?;
+pub async fn list_children(arm: &Arm, parent: &ResourceId, child: &Child) -> ArmResult<Vec<Value>> {
+    let doc = get(arm, parent).await?;
     Ok(child_array(&doc, child).to_vec())
 }
 
 /// One child, rendered.
 pub async fn get_child(
-    app: &App,
+    arm: &Arm,
     parent: &ResourceId,
     child: &Child,
     name: &str,
 ) -> ArmResult<Value> {
-    let doc = get(app, parent).await?;
+    let doc = get(arm, parent).await?;
     find_child(&doc, child, name)
         .cloned()
         .ok_or_else(|| not_found(&parent.child(child.property, name)))
@@ -424,14 +407,14 @@ pub async fn get_child(
 
 /// PUT of one child: the parent is re-validated and stored with the child replaced or added.
 pub async fn put_child(
-    app: &Arc<App>,
+    arm: &Arc<Arm>,
     parent: &ResourceId,
     api_version: &str,
     child: &Child,
     name: &str,
     body: Map<String, Value>,
 ) -> ArmResult<(Value, bool)> {
-    let stored = get_stored(app, parent).await?;
+    let stored = get_stored(arm, parent).await?;
     let mut doc = stored.body;
     let mut element = Value::Object(body);
     element["name"] = json!(name);
@@ -460,7 +443,7 @@ pub async fn put_child(
     let Value::Object(map) = doc else {
         return Err(ArmError::internal("stored document is not an object"));
     };
-    let (parent_doc, _) = put(app, parent, api_version, map, None).await?;
+    let (parent_doc, _) = put(arm, parent, api_version, map, None).await?;
     let rendered = find_child(&parent_doc, child, name)
         .cloned()
         .ok_or_else(|| {
@@ -477,13 +460,13 @@ pub async fn put_child(
 
 /// DELETE of one child; `false` when there was nothing to delete.
 pub async fn delete_child(
-    app: &Arc<App>,
+    arm: &Arc<Arm>,
     parent: &ResourceId,
     api_version: &str,
     child: &Child,
     name: &str,
 ) -> ArmResult<bool> {
-    let stored = get_stored(app, parent).await?;
+    let stored = get_stored(arm, parent).await?;
     let mut doc = stored.body;
     let Some(items) = doc["properties"][child.property].as_array_mut() else {
         return Ok(false);
@@ -500,6 +483,6 @@ pub async fn delete_child(
     let Value::Object(map) = doc else {
         return Err(ArmError::internal("stored document is not an object"));
     };
-    put(app, parent, api_version, map, None).await?;
+    put(arm, parent, api_version, map, None).await?;
     Ok(true)
 }

@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::api::resources::groups;
-use crate::app::AppState;
+use crate::arm::groups;
+use std::sync::Arc;
+
+use crate::arm::Arm;
 use crate::arm::resources::{self as generic, canonical, child_of, resolve_type};
 use crate::arm::{ArmError, ArmResult, ResourceId};
 
@@ -21,7 +23,7 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(600);
 /// PUTs a provider resource (or a child of one) and waits for a terminal provisioning state.
 /// Returns the document and whether the resource was created.
 pub async fn put_resource(
-    app: &AppState,
+    app: &Arc<Arm>,
     id: &str,
     api_version: &str,
     body: Map<String, Value>,
@@ -55,9 +57,11 @@ fn unknown_child(id: &ResourceId, api_version: &str) -> ArmError {
     )
 }
 
-/// Polls a resource until its `provisioningState` is terminal; a `Failed` state fails it.
-async fn settle(app: &AppState, id: &ResourceId, mut doc: Value) -> ArmResult<Value> {
-    let started = tokio::time::Instant::now();
+/// Waits until a resource's `provisioningState` is terminal (woken by every committed
+/// change); a `Failed` state fails it.
+async fn settle(app: &Arc<Arm>, id: &ResourceId, mut doc: Value) -> ArmResult<Value> {
+    let deadline = tokio::time::Instant::now() + SETTLE_LIMIT;
+    let mut changes = app.subscribe_changes();
     loop {
         let state = doc["properties"]["provisioningState"]
             .as_str()
@@ -74,24 +78,24 @@ async fn settle(app: &AppState, id: &ResourceId, mut doc: Value) -> ArmResult<Va
                 )
                 .with_target(id.to_string()));
             }
-            _ if started.elapsed() > SETTLE_LIMIT => {
-                return Err(ArmError::conflict(
-                    "ResourceDeploymentTimeout",
-                    format!(
-                        "The resource '{id}' stayed in provisioning state '{state}' for longer than {} seconds.",
-                        SETTLE_LIMIT.as_secs()
-                    ),
-                ));
-            }
             _ => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
+                let changed = tokio::time::timeout_at(deadline, changes.changed()).await;
+                if changed.is_err() {
+                    return Err(ArmError::conflict(
+                        "ResourceDeploymentTimeout",
+                        format!(
+                            "The resource '{id}' stayed in provisioning state '{state}' for longer than {} seconds.",
+                            SETTLE_LIMIT.as_secs()
+                        ),
+                    ));
+                }
                 doc = read(app, id).await?;
             }
         }
     }
 }
 
-async fn read(app: &AppState, id: &ResourceId) -> ArmResult<Value> {
+async fn read(app: &Arc<Arm>, id: &ResourceId) -> ArmResult<Value> {
     if id.segments.len() == 1 {
         return generic::get(app, id).await;
     }
@@ -103,7 +107,7 @@ async fn read(app: &AppState, id: &ResourceId) -> ArmResult<Value> {
 
 /// Creates or updates a resource group from a template resource body.
 pub async fn put_group(
-    app: &AppState,
+    app: &Arc<Arm>,
     sub: &str,
     name: &str,
     body: &Map<String, Value>,
@@ -113,7 +117,7 @@ pub async fn put_group(
 
 /// The current document of the resource with normalized id `key`, for `reference()`; the
 /// error text when it cannot be read.
-pub async fn fetch(app: &AppState, key: &str) -> Result<Value, String> {
+pub async fn fetch(app: &Arc<Arm>, key: &str) -> Result<Value, String> {
     let parts: Vec<&str> = key.trim_matches('/').split('/').collect();
     if let ["subscriptions", sub, "resourcegroups", rg] = parts.as_slice() {
         return match groups::find(app, sub, rg).await {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::app::App;
+use crate::arm::Arm;
 use crate::arm::{ArmError, ArmResult};
 use crate::store::{Resource, resources};
 
@@ -135,7 +135,7 @@ impl Record {
         }
     }
 
-    pub async fn load(app: &App, target: &Target) -> ArmResult<Option<Record>> {
+    pub async fn load(app: &Arm, target: &Target) -> ArmResult<Option<Record>> {
         Ok(app.store.get(&target.key()).await?.map(|row| Record {
             target: Target {
                 name: row.name.clone(),
@@ -300,12 +300,12 @@ impl Record {
             type_name: TYPE.into(),
             name: self.target.name.clone(),
             body: self.body.clone(),
-            etag: crate::api::resources::groups::new_etag(),
+            etag: crate::arm::tags::new_etag(),
         }
     }
 
     /// Stores the record, unless it was canceled or deleted meanwhile (then says so).
-    pub async fn save(&mut self, app: &App) -> Result<(), Stop> {
+    pub async fn save(&mut self, app: &Arm) -> Result<(), Stop> {
         let mut w = app.store.write().await.map_err(|e| Stop::Store(e.into()))?;
         let current = resources::get(&mut w.tx, &self.target.key())
             .await

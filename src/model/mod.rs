@@ -1,6 +1,16 @@
-//! Value types shared by the providers and the runtime, parsed once (parse, don't validate).
+//! The bottom layer: plain types shared by the ARM layer, the providers and the runtime,
+//! parsed once (parse, don't validate). Nothing here does I/O or imports another layer.
+//!
+//! - [`id`], [`error`]: ARM resource ids and the ARM error envelope.
+//! - [`network`]: typed views of load balancers, public IPs and NICs, and the one
+//!   resolution of a load balancer that the API and the runtime share.
+//! - [`compute`]: instance state, scale-set rules, the image catalogue.
+//! - [`duration`], [`merge`], [`enums`]: ISO 8601 durations, JSON merge, ARM enums.
 
+pub mod compute;
 pub mod duration;
+pub mod enums;
 pub mod error;
 pub mod id;
 pub mod merge;
+pub mod network;

@@ -1,6 +1,8 @@
 //! From stored ARM state to what the runtime must make true: which instance processes run
 //! (with which ports and program), which frontends listen, where each forwards, and which
-//! probes run. A pure function of the documents, so every wiring rule has a unit test.
+//! probes run. A pure function of typed views of the documents (each load balancer read
+//! through [`crate::model::network::resolution`], the reading the API shares), so every
+//! wiring rule has a unit test.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -8,18 +10,21 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::ports::PortRule;
-use crate::api::compute::instances::INTERNAL;
+use crate::model::compute::instance::{Instance, PowerState};
+use crate::model::network::resolution::{self, NatOrigin, ProbeBinding};
+use crate::model::network::{
+    IpConfigView, LoadBalancer, LoadDistribution, NoHealthyBackends, ProbeProtocol, PublicIp,
+    TransportProtocol,
+};
 
-/// The stored documents the plan is made from.
+/// The stored state the plan is made from, as typed views.
 #[derive(Debug, Default, Clone)]
 pub struct State {
-    pub load_balancers: Vec<Value>,
-    pub public_ips: Vec<Value>,
-    /// Every NIC row (standalone and scale-set instance NICs).
-    pub nics: Vec<Value>,
-    /// Scale-set instance rows (with their internal fields).
-    pub instances: Vec<Value>,
-    pub scale_sets: Vec<Value>,
+    pub load_balancers: Vec<LoadBalancer>,
+    pub public_ips: Vec<PublicIp>,
+    /// The ip configurations of every NIC (standalone and scale-set instance NICs).
+    pub ip_configs: Vec<IpConfigView>,
+    pub instances: Vec<Instance>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,21 +63,19 @@ pub struct InstancePlan {
     /// Bumped by restart, reimage and model changes: a different generation is a new process.
     pub generation: u64,
     pub reimages: u64,
-    /// `running`, `stopped` or `deallocated`.
-    pub power: String,
+    pub power: PowerState,
+}
+
+impl InstancePlan {
+    pub fn should_run(&self) -> bool {
+        self.power == PowerState::Running
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     Tcp,
     Udp,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Distribution {
-    Default,
-    SourceIp,
-    SourceIpProtocol,
 }
 
 /// Which probe of which backend: the probe's lower-case id (or `extension` for the
@@ -86,8 +89,11 @@ pub const EXTENSION_PROBE: &str = "extension";
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProbePlan {
     pub key: ProbeRef,
-    pub protocol: String,
+    pub protocol: ProbeProtocol,
+    /// The instance's loopback address and the effective port.
     pub addr: SocketAddr,
+    /// The port as Azure names it (the instance serves it).
+    pub azure_port: u16,
     pub request_path: Option<String>,
     pub interval: Duration,
     pub threshold: u32,
@@ -109,10 +115,12 @@ pub struct FrontendPlan {
     pub bind: SocketAddr,
     pub transport: Transport,
     pub backends: Vec<BackendPlan>,
-    pub distribution: Distribution,
+    pub distribution: LoadDistribution,
     /// Azure time.
     pub idle_timeout: Duration,
     pub tcp_reset: bool,
+    /// Where new flows go when every probed backend is down.
+    pub no_healthy: NoHealthyBackends,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -122,246 +130,150 @@ pub struct Plan {
     pub probes: Vec<ProbePlan>,
 }
 
-fn lower(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_ascii_lowercase()
-}
+/// Ports each instance must serve, collected while frontends are planned.
+struct Wanted(Vec<Vec<(u16, PortKind)>>);
 
-fn named<'a>(list: &'a Value, id: &str) -> Option<&'a Value> {
-    list.as_array()?.iter().find(|c| lower(&c["id"]) == id)
+impl Wanted {
+    fn add(&mut self, idx: usize, port: u16, kind: PortKind) {
+        self.0[idx].push((port, kind));
+    }
 }
 
 pub fn plan(state: &State, ports: PortRule) -> Plan {
-    let mut instances: Vec<InstancePlan> =
-        state.instances.iter().filter_map(instance_plan).collect();
-    // Instance NIC ip configurations, by instance.
-    let ip_configs: Vec<(String, &Value, usize)> = state
-        .nics
-        .iter()
-        .flat_map(|nic| {
-            let vm = lower(&nic["properties"]["virtualMachine"]["id"]);
-            nic["properties"]["ipConfigurations"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(move |ipc| (vm.clone(), ipc))
-        })
-        .filter_map(|(vm, ipc)| {
-            instances
-                .iter()
-                .position(|i| i.key == vm)
-                .map(|idx| (lower(&ipc["id"]), &ipc["properties"], idx))
-        })
-        .collect();
-    for (_, props, idx) in &ip_configs {
-        if let Some(ip) = props["privateIPAddress"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            && props["primary"] != false
-        {
-            instances[*idx].private_ip = ip;
+    let mut instances: Vec<InstancePlan> = state.instances.iter().map(instance_plan).collect();
+    for c in &state.ip_configs {
+        if let (Some(idx), Some(ip), true) = (
+            index_of(&instances, c.instance.as_deref()),
+            c.private_ip,
+            c.primary,
+        ) {
+            instances[idx].private_ip = ip;
         }
     }
-
-    let mut wanted_ports: Vec<Vec<(u16, PortKind)>> = vec![Vec::new(); instances.len()];
-    // The health extension's port.
-    for (idx, inst) in instances.iter().enumerate() {
-        if let Some(settings) = health_extension(&inst.model) {
-            let kind = if settings["protocol"].as_str() == Some("https") {
-                PortKind::Https
-            } else {
-                PortKind::Http
-            };
-            if let Some(p) = settings["port"].as_u64() {
-                wanted_ports[idx].push((p as u16, kind));
-            }
-        }
-    }
-
+    let mut wanted = Wanted(vec![Vec::new(); instances.len()]);
     let mut frontends = Vec::new();
     let mut probes = Vec::new();
-    for inst in &instances {
-        if let Some(settings) = health_extension(&inst.model)
-            && let Some(port) = settings["port"].as_u64()
-        {
-            let https = settings["protocol"].as_str() == Some("https");
-            let tcp = settings["protocol"].as_str() == Some("tcp");
-            probes.push(ProbePlan {
-                key: (EXTENSION_PROBE.to_string(), inst.key.clone()),
-                protocol: if tcp {
-                    "Tcp"
-                } else if https {
-                    "Https"
-                } else {
-                    "Http"
-                }
-                .to_string(),
-                addr: SocketAddr::from((inst.bind_address, ports.effective(port as u16))),
-                request_path: Some(settings["requestPath"].as_str().unwrap_or("/").to_string()),
-                // The extension reports every 5 s; one result flips it.
-                interval: Duration::from_secs(
-                    settings["intervalInSeconds"].as_u64().unwrap_or(5).max(1),
-                ),
-                threshold: settings["numberOfProbes"].as_u64().unwrap_or(1).max(1) as u32,
-            });
-        }
-    }
-    for lb in &state.load_balancers {
-        let p = &lb["properties"];
-        let frontend_addr = |fe_id: &str| -> Option<Ipv4Addr> {
-            let fe = named(&p["frontendIPConfigurations"], fe_id)?;
-            let pip = lower(&fe["properties"]["publicIPAddress"]["id"]);
-            let ip = state.public_ips.iter().find(|ip| lower(&ip["id"]) == pip)?;
-            ip["properties"]["ipAddress"].as_str()?.parse().ok()
-        };
-        for rule in p["loadBalancingRules"].as_array().into_iter().flatten() {
-            let r = &rule["properties"];
-            let Some(addr) = frontend_addr(&lower(&r["frontendIPConfiguration"]["id"])) else {
-                continue;
-            };
-            let mut pools: Vec<String> = r["backendAddressPools"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|x| lower(&x["id"]))
-                .collect();
-            if pools.is_empty() {
-                pools.push(lower(&r["backendAddressPool"]["id"]));
-            }
-            let probe_id = lower(&r["probe"]["id"]);
-            let probe = (!probe_id.is_empty())
-                .then(|| named(&p["probes"], &probe_id))
-                .flatten();
-            let backend_port = r["backendPort"].as_u64().unwrap_or(0) as u16;
-            let frontend_port = r["frontendPort"].as_u64().unwrap_or(0) as u16;
-            let probe_kind = |probe: &Value| match probe["properties"]["protocol"].as_str() {
-                Some("Https") => PortKind::Https,
+
+    for (idx, inst) in instances.iter().enumerate() {
+        if let Some(probe) = health_extension_probe(inst, ports) {
+            let kind = match probe.protocol {
+                ProbeProtocol::Https => PortKind::Https,
                 _ => PortKind::Http,
             };
+            wanted.add(idx, probe.azure_port, kind);
+            probes.push(probe);
+        }
+    }
+
+    for lb in &state.load_balancers {
+        let r = resolution::resolve(lb, &state.public_ips, &state.ip_configs);
+        for rule in &r.rules {
+            let Some(addr) = rule.frontend.address else {
+                continue;
+            };
             let mut backends = Vec::new();
-            for (_, props, idx) in &ip_configs {
-                let in_pool = props["loadBalancerBackendAddressPools"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|x| pools.contains(&lower(&x["id"])));
-                if !in_pool {
-                    continue;
-                }
-                let inst = &instances[*idx];
+            for member in &rule.members {
+                let Some(idx) = index_of(&instances, member.instance.as_deref()) else {
+                    continue; // IP-based backends are not in the data plane
+                };
+                let inst = &instances[idx];
                 // A rule's backend port is served with the protocol its probe uses on that port.
-                let kind = probe
-                    .filter(|pr| pr["properties"]["port"].as_u64() == Some(backend_port as u64))
-                    .map(probe_kind)
-                    .unwrap_or(PortKind::Http);
-                match r["protocol"].as_str() {
-                    Some("Udp") => wanted_ports[*idx].push((backend_port, PortKind::Udp)),
-                    Some("All") => {
-                        wanted_ports[*idx].push((backend_port, kind));
-                        wanted_ports[*idx].push((backend_port, PortKind::Udp));
+                let kind = match &rule.probe {
+                    Some(p)
+                        if p.port == rule.backend_port && p.protocol == ProbeProtocol::Https =>
+                    {
+                        PortKind::Https
                     }
-                    _ => wanted_ports[*idx].push((backend_port, kind)),
+                    _ => PortKind::Http,
+                };
+                match rule.protocol {
+                    TransportProtocol::Udp => wanted.add(idx, rule.backend_port, PortKind::Udp),
+                    TransportProtocol::All => {
+                        wanted.add(idx, rule.backend_port, kind);
+                        wanted.add(idx, rule.backend_port, PortKind::Udp);
+                    }
+                    TransportProtocol::Tcp => wanted.add(idx, rule.backend_port, kind),
                 }
-                let probe_key = probe.map(|pr| {
-                    let port = pr["properties"]["port"].as_u64().unwrap_or(0) as u16;
-                    wanted_ports[*idx].push((
-                        port,
-                        if pr["properties"]["protocol"] == "Tcp" {
-                            PortKind::Http
-                        } else {
-                            probe_kind(pr)
-                        },
-                    ));
-                    let key = (lower(&pr["id"]), inst.key.clone());
+                let probe = rule.probe.as_ref().map(|p| {
+                    let kind = match p.protocol {
+                        ProbeProtocol::Https => PortKind::Https,
+                        _ => PortKind::Http,
+                    };
+                    wanted.add(idx, p.port, kind);
+                    let key = (p.id.to_ascii_lowercase(), inst.key.clone());
                     if !probes.iter().any(|x: &ProbePlan| x.key == key) {
-                        probes.push(probe_plan(
-                            pr,
-                            key.clone(),
-                            inst.bind_address,
-                            ports.effective(port),
-                        ));
+                        probes.push(probe_plan(p, key.clone(), inst.bind_address, ports));
                     }
                     key
                 });
                 backends.push(BackendPlan {
                     instance: inst.key.clone(),
-                    addr: SocketAddr::from((inst.bind_address, ports.effective(backend_port))),
-                    probe: probe_key,
+                    addr: SocketAddr::from((inst.bind_address, ports.effective(rule.backend_port))),
+                    probe,
                 });
             }
-            let transports: &[Transport] = match r["protocol"].as_str() {
-                Some("Udp") => &[Transport::Udp],
-                Some("All") => &[Transport::Tcp, Transport::Udp],
-                _ => &[Transport::Tcp],
+            let transports: &[Transport] = match rule.protocol {
+                TransportProtocol::Udp => &[Transport::Udp],
+                TransportProtocol::All => &[Transport::Tcp, Transport::Udp],
+                TransportProtocol::Tcp => &[Transport::Tcp],
             };
             for t in transports {
-                let mut key = lower(&rule["id"]);
+                let mut key = rule.id.to_ascii_lowercase();
                 if *t == Transport::Udp && transports.len() > 1 {
                     key.push_str("|udp");
                 }
                 frontends.push(FrontendPlan {
                     key,
-                    bind: SocketAddr::from((addr, ports.effective(frontend_port))),
+                    bind: SocketAddr::from((addr, ports.effective(rule.frontend_port))),
                     transport: *t,
                     backends: backends.clone(),
-                    distribution: match r["loadDistribution"].as_str() {
-                        Some("SourceIP") => Distribution::SourceIp,
-                        Some("SourceIPProtocol") => Distribution::SourceIpProtocol,
-                        _ => Distribution::Default,
-                    },
-                    idle_timeout: minutes(&r["idleTimeoutInMinutes"]),
-                    tcp_reset: r["enableTcpReset"] == true,
+                    distribution: rule.distribution,
+                    idle_timeout: rule.idle_timeout,
+                    tcp_reset: rule.tcp_reset,
+                    no_healthy: rule
+                        .probe
+                        .as_ref()
+                        .map_or(NoHealthyBackends::AllProbedDown, |p| p.no_healthy),
                 });
             }
         }
-        // Inbound NAT rules: a NIC ip configuration names the rule it is the backend of,
-        // either an explicit rule or `<pool>.<k>` generated from a NAT pool (frontend port =
-        // range start + k). One backend each.
-        let lb_id = lower(&lb["id"]);
-        for (_, props, idx) in &ip_configs {
-            for reference in props["loadBalancerInboundNatRules"]
-                .as_array()
-                .into_iter()
-                .flatten()
-            {
-                let rule_id = lower(&reference["id"]);
-                let Some(name) = rule_id.strip_prefix(&format!("{lb_id}/inboundnatrules/")) else {
-                    continue;
-                };
-                let Some(nat) = nat_rule(p, name) else {
-                    continue;
-                };
-                let Some(addr) = frontend_addr(&lower(&nat["frontendIPConfiguration"]["id"]))
-                else {
-                    continue;
-                };
-                let backend_port = nat["backendPort"].as_u64().unwrap_or(0) as u16;
-                wanted_ports[*idx].push((backend_port, PortKind::Banner));
-                let inst = &instances[*idx];
-                frontends.push(FrontendPlan {
-                    key: rule_id.clone(),
-                    bind: SocketAddr::from((
-                        addr,
-                        ports.effective(nat["frontendPort"].as_u64().unwrap_or(0) as u16),
-                    )),
-                    transport: if nat["protocol"] == "Udp" {
-                        Transport::Udp
-                    } else {
-                        Transport::Tcp
-                    },
-                    backends: vec![BackendPlan {
-                        instance: inst.key.clone(),
-                        addr: SocketAddr::from((inst.bind_address, ports.effective(backend_port))),
-                        probe: None,
-                    }],
-                    distribution: Distribution::Default,
-                    idle_timeout: minutes(&nat["idleTimeoutInMinutes"]),
-                    tcp_reset: nat["enableTcpReset"] == true,
-                });
+        // Inbound NAT: explicit rules, rules over a pool, NAT pool instances; one backend each.
+        for nat in &r.nat {
+            let (Some(addr), Some(idx)) = (
+                nat.frontend.address,
+                index_of(&instances, nat.member.instance.as_deref()),
+            ) else {
+                continue;
+            };
+            let inst = &instances[idx];
+            let udp = nat.protocol == TransportProtocol::Udp;
+            wanted.add(
+                idx,
+                nat.backend_port,
+                if udp { PortKind::Udp } else { PortKind::Banner },
+            );
+            let mut key = nat.id.to_ascii_lowercase();
+            if let NatOrigin::PoolRule { index } = nat.origin {
+                key.push_str(&format!("|{index}"));
             }
+            frontends.push(FrontendPlan {
+                key,
+                bind: SocketAddr::from((addr, ports.effective(nat.frontend_port))),
+                transport: if udp { Transport::Udp } else { Transport::Tcp },
+                backends: vec![BackendPlan {
+                    instance: inst.key.clone(),
+                    addr: SocketAddr::from((inst.bind_address, ports.effective(nat.backend_port))),
+                    probe: None,
+                }],
+                distribution: LoadDistribution::Default,
+                idle_timeout: nat.idle_timeout,
+                tcp_reset: nat.tcp_reset,
+                no_healthy: NoHealthyBackends::AllProbedDown,
+            });
         }
     }
 
-    for (inst, wanted) in instances.iter_mut().zip(wanted_ports) {
+    for (inst, wanted) in instances.iter_mut().zip(wanted.0) {
         for (port, kind) in wanted {
             // One TCP kind per port, plus possibly a UDP echo on the same number.
             let udp = kind == PortKind::Udp;
@@ -389,54 +301,43 @@ pub fn plan(state: &State, ports: PortRule) -> Plan {
     }
 }
 
-/// The properties of NAT rule `name` (lower case) of a load balancer: an explicit rule, or
-/// `<pool>.<k>` derived from NAT pool `<pool>`.
-fn nat_rule(lb_props: &Value, name: &str) -> Option<Value> {
-    let by_name = |list: &Value, n: &str| {
-        list.as_array()?
-            .iter()
-            .find(|c| {
-                c["name"]
-                    .as_str()
-                    .is_some_and(|x| x.eq_ignore_ascii_case(n))
-            })
-            .map(|c| c["properties"].clone())
-    };
-    if let Some(explicit) = by_name(&lb_props["inboundNatRules"], name) {
-        return Some(explicit);
-    }
-    let (pool_name, k) = name.rsplit_once('.')?;
-    let k: u64 = k.parse().ok()?;
-    let pool = by_name(&lb_props["inboundNatPools"], pool_name)?;
-    let start = pool["frontendPortRangeStart"].as_u64()?;
-    if start + k > pool["frontendPortRangeEnd"].as_u64()? {
-        return None;
-    }
-    let mut rule = pool.clone();
-    rule["frontendPort"] = serde_json::json!(start + k);
-    Some(rule)
+/// The index of the planned instance with lower-case id `key`.
+fn index_of(instances: &[InstancePlan], key: Option<&str>) -> Option<usize> {
+    let key = key?;
+    instances.iter().position(|i| i.key == key)
 }
 
-fn minutes(v: &Value) -> Duration {
-    Duration::from_secs(v.as_u64().unwrap_or(4) * 60)
-}
-
-fn probe_plan(probe: &Value, key: ProbeRef, addr: Ipv4Addr, port: u16) -> ProbePlan {
-    let p = &probe["properties"];
-    // Azure today treats numberOfProbes like probeThreshold; probeThreshold wins when both are set.
-    let threshold = p["probeThreshold"]
-        .as_u64()
-        .or_else(|| p["numberOfProbes"].as_u64())
-        .unwrap_or(1)
-        .max(1) as u32;
+fn probe_plan(p: &ProbeBinding, key: ProbeRef, addr: Ipv4Addr, ports: PortRule) -> ProbePlan {
     ProbePlan {
         key,
-        protocol: p["protocol"].as_str().unwrap_or("Tcp").to_string(),
-        addr: SocketAddr::from((addr, port)),
-        request_path: p["requestPath"].as_str().map(str::to_string),
-        interval: Duration::from_secs(p["intervalInSeconds"].as_u64().unwrap_or(15).max(1)),
-        threshold,
+        protocol: p.protocol,
+        addr: SocketAddr::from((addr, ports.effective(p.port))),
+        azure_port: p.port,
+        request_path: p.request_path.clone(),
+        interval: p.interval,
+        threshold: p.threshold,
     }
+}
+
+/// The ApplicationHealth extension's probe of an instance, if its model has the extension.
+fn health_extension_probe(inst: &InstancePlan, ports: PortRule) -> Option<ProbePlan> {
+    let settings = health_extension(&inst.model)?;
+    let port = u16::try_from(settings["port"].as_u64()?).ok()?;
+    let protocol = match settings["protocol"].as_str() {
+        Some(p) if p.eq_ignore_ascii_case("https") => ProbeProtocol::Https,
+        Some(p) if p.eq_ignore_ascii_case("tcp") => ProbeProtocol::Tcp,
+        _ => ProbeProtocol::Http,
+    };
+    Some(ProbePlan {
+        key: (EXTENSION_PROBE.to_string(), inst.key.clone()),
+        protocol,
+        addr: SocketAddr::from((inst.bind_address, ports.effective(port))),
+        azure_port: port,
+        request_path: Some(settings["requestPath"].as_str().unwrap_or("/").to_string()),
+        // The extension reports every 5 s; one result flips it.
+        interval: Duration::from_secs(settings["intervalInSeconds"].as_u64().unwrap_or(5).max(1)),
+        threshold: settings["numberOfProbes"].as_u64().unwrap_or(1).max(1) as u32,
+    })
 }
 
 fn health_extension(model: &Value) -> Option<&Value> {
@@ -451,28 +352,23 @@ fn health_extension(model: &Value) -> Option<&Value> {
         .map(|e| &e["properties"]["settings"])
 }
 
-fn instance_plan(row: &Value) -> Option<InstancePlan> {
-    let internal = &row[INTERNAL];
-    let id = lower(&row["id"]);
-    let scale_set = row["name"].as_str()?.rsplit_once('_')?.0.to_string();
-    Some(InstancePlan {
-        key: id,
-        scale_set,
-        scale_set_id: internal["scaleSet"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        instance_id: row["instanceId"].as_str()?.to_string(),
-        name: row["name"].as_str()?.to_string(),
+fn instance_plan(inst: &Instance) -> InstancePlan {
+    let s = &inst.state;
+    InstancePlan {
+        key: inst.key.clone(),
+        scale_set: inst.scale_set_name().to_string(),
+        scale_set_id: s.scale_set.clone(),
+        instance_id: inst.instance_id.clone(),
+        name: inst.name.clone(),
         private_ip: Ipv4Addr::UNSPECIFIED,
-        bind_address: internal["bindAddress"].as_str()?.parse().ok()?,
+        bind_address: s.bind_address,
         ports: Vec::new(),
-        model: internal["model"].clone(),
-        model_version: internal["modelVersion"].as_u64().unwrap_or(1),
-        generation: internal["generation"].as_u64().unwrap_or(0),
-        reimages: internal["reimages"].as_u64().unwrap_or(0),
-        power: internal["power"].as_str().unwrap_or("running").to_string(),
-    })
+        model: s.model.clone(),
+        model_version: s.model_version,
+        generation: s.generation,
+        reimages: s.reimages,
+        power: s.power,
+    }
 }
 
 #[cfg(test)]
@@ -488,17 +384,21 @@ mod tests {
         let fe = format!("{LB}/frontendIPConfigurations/fe");
         let pool = format!("{LB}/backendAddressPools/pool");
         let lb = json!({"id": LB, "properties": {
-            "frontendIPConfigurations": [{"id": fe, "properties": {"publicIPAddress": {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/ip"}}}],
+            "frontendIPConfigurations": [{"id": fe, "name": "fe", "properties": {"publicIPAddress": {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/ip"}}}],
+            "backendAddressPools": [{"id": pool, "name": "pool", "properties": {}}],
             "probes": [
-                {"id": format!("{LB}/probes/http"), "properties": {"protocol": "Http", "port": 80, "requestPath": "/health", "intervalInSeconds": 15, "numberOfProbes": 2}},
-                {"id": format!("{LB}/probes/https"), "properties": {"protocol": "Https", "port": 443, "requestPath": "/health", "intervalInSeconds": 15, "numberOfProbes": 2}}
+                {"id": format!("{LB}/probes/http"), "name": "http", "properties": {"protocol": "Http", "port": 80, "requestPath": "/health", "intervalInSeconds": 15, "numberOfProbes": 2}},
+                {"id": format!("{LB}/probes/https"), "name": "https", "properties": {"protocol": "Https", "port": 443, "requestPath": "/health", "intervalInSeconds": 15, "numberOfProbes": 2, "noHealthyBackendsBehavior": "AllProbedUp"}}
             ],
             "loadBalancingRules": [
-                {"id": format!("{LB}/loadBalancingRules/http"), "properties": {"frontendIPConfiguration": {"id": fe}, "backendAddressPool": {"id": pool}, "probe": {"id": format!("{LB}/probes/http")}, "protocol": "Tcp", "frontendPort": 80, "backendPort": 80, "idleTimeoutInMinutes": 15, "enableTcpReset": true}},
-                {"id": format!("{LB}/loadBalancingRules/https"), "properties": {"frontendIPConfiguration": {"id": fe}, "backendAddressPool": {"id": pool}, "probe": {"id": format!("{LB}/probes/https")}, "protocol": "Tcp", "frontendPort": 443, "backendPort": 443, "loadDistribution": "SourceIP"}}
+                {"id": format!("{LB}/loadBalancingRules/http"), "name": "http", "properties": {"frontendIPConfiguration": {"id": fe}, "backendAddressPool": {"id": pool}, "probe": {"id": format!("{LB}/probes/http")}, "protocol": "Tcp", "frontendPort": 80, "backendPort": 80, "idleTimeoutInMinutes": 15, "enableTcpReset": true}},
+                {"id": format!("{LB}/loadBalancingRules/https"), "name": "https", "properties": {"frontendIPConfiguration": {"id": fe}, "backendAddressPool": {"id": pool}, "probe": {"id": format!("{LB}/probes/https")}, "protocol": "Tcp", "frontendPort": 443, "backendPort": 443, "loadDistribution": "SourceIP"}}
+            ],
+            "inboundNatRules": [
+                {"id": format!("{LB}/inboundNatRules/rdp"), "name": "rdp", "properties": {"frontendIPConfiguration": {"id": fe}, "protocol": "Tcp", "frontendPortRangeStart": 6000, "frontendPortRangeEnd": 6009, "backendPort": 3389, "backendAddressPool": {"id": pool}}}
             ],
             "inboundNatPools": [
-                {"name": "ssh", "properties": {"frontendIPConfiguration": {"id": fe}, "protocol": "Tcp", "frontendPortRangeStart": 50000, "frontendPortRangeEnd": 50099, "backendPort": 22}}
+                {"id": format!("{LB}/inboundNatPools/ssh"), "name": "ssh", "properties": {"frontendIPConfiguration": {"id": fe}, "protocol": "Tcp", "frontendPortRangeStart": 50000, "frontendPortRangeEnd": 50099, "backendPort": 22}}
             ]
         }});
         let ip = json!({"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/publicIPAddresses/ip", "properties": {"ipAddress": "127.1.0.1"}});
@@ -511,18 +411,19 @@ mod tests {
             } else {
                 json!([])
             };
-            instances.push(json!({"id": vm, "name": format!("web_{i}"), "instanceId": i.to_string(),
-                "_armlet": {"bindAddress": format!("127.2.0.{}", i + 1), "model": {}, "modelVersion": 1, "power": "running"}}));
+            let doc = json!({"id": vm, "name": format!("web_{i}"), "instanceId": i.to_string(),
+                "_armlet": {"scaleSet": VMSS.to_lowercase(), "bindAddress": format!("127.2.0.{}", i + 1), "model": {}, "modelVersion": 1,
+                    "power": "running", "created": i, "generation": 0}});
+            instances.push(Instance::of(&doc).unwrap());
             nics.push(json!({"id": format!("{vm}/networkInterfaces/nic"), "properties": {"virtualMachine": {"id": vm}, "ipConfigurations": [
-                {"id": format!("{vm}/networkInterfaces/nic/ipConfigurations/ipc"), "properties": {"privateIPAddress": format!("10.0.0.{}", i + 4), "primary": true,
+                {"name": "ipc", "properties": {"privateIPAddress": format!("10.0.0.{}", i + 4), "primary": true,
                   "loadBalancerBackendAddressPools": [{"id": pool}], "loadBalancerInboundNatRules": nat}}]}}));
         }
         State {
-            load_balancers: vec![lb],
-            public_ips: vec![ip],
-            nics,
+            load_balancers: vec![LoadBalancer::from_doc(&lb).unwrap()],
+            public_ips: vec![serde_json::from_value(ip).unwrap()],
+            ip_configs: crate::model::network::nic::ip_configs_of(&nics),
             instances,
-            scale_sets: vec![],
         }
     }
 
@@ -551,7 +452,9 @@ mod tests {
             .iter()
             .find(|f| f.key.ends_with("loadbalancingrules/https"))
             .unwrap();
-        assert_eq!(https.distribution, Distribution::SourceIp);
+        assert_eq!(https.distribution, LoadDistribution::SourceIp);
+        assert_eq!(https.no_healthy, NoHealthyBackends::AllProbedUp);
+        assert_eq!(http.no_healthy, NoHealthyBackends::AllProbedDown);
         assert_eq!(
             https.idle_timeout,
             Duration::from_secs(240),
@@ -566,7 +469,9 @@ mod tests {
         let p = plan
             .probes
             .iter()
-            .find(|p| p.protocol == "Http" && p.addr.ip() == Ipv4Addr::new(127, 2, 0, 1))
+            .find(|p| {
+                p.protocol == ProbeProtocol::Http && p.addr.ip() == Ipv4Addr::new(127, 2, 0, 1)
+            })
             .unwrap();
         assert_eq!(p.threshold, 2);
         assert_eq!(p.interval, Duration::from_secs(15));
@@ -592,7 +497,8 @@ mod tests {
             [
                 (22, 10022, PortKind::Banner),
                 (80, 10080, PortKind::Http),
-                (443, 10443, PortKind::Https)
+                (443, 10443, PortKind::Https),
+                (3389, 3389, PortKind::Banner)
             ]
         );
         let zero = plan
@@ -617,5 +523,24 @@ mod tests {
         assert_eq!(nat.bind, "127.1.0.1:50001".parse().unwrap());
         assert_eq!(nat.backends.len(), 1);
         assert_eq!(nat.backends[0].addr, "127.2.0.2:10022".parse().unwrap());
+    }
+
+    #[test]
+    fn nat_rules_over_a_pool_listen_on_start_plus_member_index() {
+        let plan = plan(&tutorial_state(), rule(false));
+        let mut rdp: Vec<(u16, std::net::SocketAddr)> = plan
+            .frontends
+            .iter()
+            .filter(|f| f.key.contains("inboundnatrules/rdp"))
+            .map(|f| (f.bind.port(), f.backends[0].addr))
+            .collect();
+        rdp.sort();
+        assert_eq!(
+            rdp,
+            [
+                (6000, "127.2.0.1:3389".parse().unwrap()),
+                (6001, "127.2.0.2:3389".parse().unwrap())
+            ]
+        );
     }
 }

@@ -1,41 +1,38 @@
 //! The runtime reconciler: one level-triggered loop that makes the machine match the stored
-//! model. Each pass reads the state, plans (see [`super::plan`]), then
+//! model. Each pass reads typed views of the state, plans ([`super::plan`]), then
 //! 1. publishes the routing table and probe targets (so a removed or stopped instance leaves
 //!    the pool before its process is touched),
-//! 2. starts, restarts and stops instance processes.
+//! 2. decides ([`super::decide`], pure) and applies the process actions: start, restart,
+//!    stop, remove, recording in the store which generation and model each instance runs.
 //!
 //! It wakes on every committed change and at least every second (the safety net), and never
-//! runs two passes at once.
+//! runs two passes at once. After each pass it bumps [`Runtime::observed`], which is what
+//! waiters (a scale set's provisioning) wait on.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::Mutex;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
+use super::Runtime;
+use super::decide::{self, Action, Observed, Process, Started};
 use super::instance::{self, InstanceSpec, InstanceStatus, PortSpec};
 use super::plan::{self, InstancePlan, Plan, State};
 use super::probe::{ProbeKey, ProbeProtocol, ProbeTarget};
 use super::proxy::{self, RoutingTable};
-use crate::app::App;
+use crate::model::compute::image::alias_of;
+use crate::model::compute::instance::Instance;
+use crate::model::compute::{FLEX_VM_TYPE, VM_TYPE};
+use crate::model::network::{self, LB_TYPE, LoadBalancer, NIC_TYPE, PUBLIC_IP_TYPE, PublicIp};
 
 /// The requeue interval: a pass runs at least this often even without changes.
 const REQUEUE: Duration = Duration::from_secs(1);
 
-/// The types the plan is made from.
-const TYPES: &[&str] = &[
-    "Microsoft.Network/loadBalancers",
-    "Microsoft.Network/publicIPAddresses",
-    "Microsoft.Network/networkInterfaces",
-    crate::api::compute::instances::VM_TYPE,
-    crate::api::compute::instances::FLEX_VM_TYPE,
-    crate::api::compute::scale_set::TYPE,
-];
-
 /// Runs until shutdown, then stops every instance process.
-pub async fn run(app: Arc<App>) {
-    let rt = app.runtime.clone();
+pub async fn run(rt: Arc<Runtime>, mut changes: watch::Receiver<u64>, shutdown: CancellationToken) {
     match rt.supervisor.cleanup_orphans().await {
         Ok(0) => {}
         Ok(n) => tracing::info!(
@@ -44,13 +41,12 @@ pub async fn run(app: Arc<App>) {
         ),
         Err(e) => tracing::warn!(error = %e, "cleaning up orphaned instance processes"),
     }
-    let mut changes = app.changes.subscribe();
     loop {
-        if let Err(e) = reconcile(&app).await {
+        if let Err(e) = reconcile(&rt).await {
             tracing::warn!(error = %e, "runtime reconcile failed; retrying");
         }
         tokio::select! {
-            _ = app.shutdown.cancelled() => break,
+            _ = shutdown.cancelled() => break,
             _ = changes.changed() => {}
             _ = tokio::time::sleep(REQUEUE) => {}
         }
@@ -60,36 +56,49 @@ pub async fn run(app: Arc<App>) {
     tracing::info!("all instance processes stopped");
 }
 
-/// Loads the state the plan needs.
-pub async fn load_state(app: &App) -> anyhow::Result<State> {
+/// Loads typed views of what the plan is made from; a document that does not read is
+/// skipped with a warning (armlet wrote it, so that is a defect to see, not to stop on).
+pub async fn load_state(rt: &Runtime) -> anyhow::Result<State> {
     let mut state = State::default();
-    for r in app.store.list_types(TYPES).await? {
-        let list = match r.type_name.as_str() {
-            "Microsoft.Network/loadBalancers" => &mut state.load_balancers,
-            "Microsoft.Network/publicIPAddresses" => &mut state.public_ips,
-            "Microsoft.Network/networkInterfaces" => &mut state.nics,
-            t if t == crate::api::compute::scale_set::TYPE => &mut state.scale_sets,
-            _ => &mut state.instances,
+    let mut nics = Vec::new();
+    for r in rt
+        .store
+        .list_types(&[LB_TYPE, PUBLIC_IP_TYPE, NIC_TYPE, VM_TYPE, FLEX_VM_TYPE])
+        .await?
+    {
+        let read = match r.type_name.as_str() {
+            LB_TYPE => LoadBalancer::from_doc(&r.body)
+                .map(|lb| state.load_balancers.push(lb))
+                .map_err(|e| e.to_string()),
+            PUBLIC_IP_TYPE => serde_json::from_value::<PublicIp>(r.body)
+                .map(|ip| state.public_ips.push(ip))
+                .map_err(|e| e.to_string()),
+            NIC_TYPE => {
+                nics.push(r.body);
+                Ok(())
+            }
+            _ => Instance::of(&r.body).map(|i| state.instances.push(i)),
         };
-        list.push(r.body);
+        if let Err(e) = read {
+            tracing::warn!(resource = r.id, error = e, "unreadable document skipped");
+        }
     }
+    state.ip_configs = network::nic::ip_configs_of(&nics);
     Ok(state)
 }
 
 /// One pass.
-pub async fn reconcile(app: &App) -> anyhow::Result<()> {
-    let rt = &app.runtime;
+pub async fn reconcile(rt: &Runtime) -> anyhow::Result<()> {
     let _one_at_a_time = rt.pass.lock().await;
-    let state = load_state(app).await?;
+    let state = load_state(rt).await?;
     let plan = plan::plan(&state, rt.ports);
-    let running: Vec<&InstancePlan> = plan
-        .instances
-        .iter()
-        .filter(|i| i.power == "running")
-        .collect();
 
     // 1. Routing and probes first: only instances that should run are backends.
-    let live = |key: &str| running.iter().any(|i| i.key == key);
+    let live = |key: &str| {
+        plan.instances
+            .iter()
+            .any(|i| i.key == key && i.should_run())
+    };
     rt.proxy.publish(Arc::new(routing_table(&plan, &live)));
     let failed = rt.prober.set_targets(probe_targets(&plan, &live));
     for (key, e) in failed {
@@ -100,94 +109,98 @@ pub async fn reconcile(app: &App) -> anyhow::Result<()> {
     }
     rt.plan.store(Arc::new(plan.clone()));
 
-    // 2. Processes.
+    // 2. Processes: observe, decide, apply.
     let mut started = rt.started.lock().await;
+    let actions = decide::decide(&plan, &observe(rt, &started));
     let mut work = Vec::new();
-    for inst in &plan.instances {
-        let want_running = inst.power == "running";
-        let current = started.get(&inst.key).cloned();
-        let is_running = matches!(
-            rt.supervisor.status(&inst.key),
-            Some(InstanceStatus::Running { .. })
-        );
-        let same = current
-            .as_ref()
-            .is_some_and(|c| c.generation == inst.generation && c.spec_ports == inst.ports);
-        let exited = matches!(
-            rt.supervisor.status(&inst.key),
-            Some(InstanceStatus::Exited { .. })
-        );
-        if want_running && (!same || (!is_running && !exited)) {
-            let reimage = current
-                .as_ref()
-                .is_some_and(|c| c.reimages != inst.reimages);
-            let spec = match instance_spec(app, inst) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(instance = inst.name, error = %e, "instance cannot start");
+    for action in actions {
+        let rt_sup = rt.supervisor.clone();
+        let grace = rt.grace;
+        let store = rt.store.clone();
+        match action {
+            Action::Start { key, wipe } => {
+                let Some(inst) = plan.instances.iter().find(|i| i.key == key) else {
                     continue;
-                }
-            };
-            started.insert(
-                inst.key.clone(),
-                Started {
-                    generation: inst.generation,
-                    reimages: inst.reimages,
-                    spec_ports: inst.ports.clone(),
-                },
-            );
-            let sup = rt.supervisor.clone();
-            let grace = rt.grace;
-            let key = inst.key.clone();
-            let name = inst.name.clone();
-            work.push(tokio::spawn(async move {
-                let stopped = if reimage { sup.remove(&key, grace).await } else { sup.stop(&key, grace).await };
-                if let Err(e) = stopped {
-                    tracing::warn!(instance = name, error = %e, "stopping previous process");
-                }
-                match sup.start(spec).await {
-                    Ok(()) => tracing::info!(instance = name, "instance process started"),
-                    Err(e) => tracing::warn!(instance = name, error = %e, "instance process failed to start"),
-                }
-            }));
-        } else if !want_running && is_running {
-            started.remove(&inst.key);
-            let sup = rt.supervisor.clone();
-            let grace = rt.grace;
-            let key = inst.key.clone();
-            work.push(tokio::spawn(async move {
-                if let Err(e) = sup.stop(&key, grace).await {
-                    tracing::warn!(instance = key, error = %e, "stopping instance");
-                }
-            }));
-        }
-    }
-    // Instances that no longer exist: their process stops and their directory goes.
-    for (key, _) in rt.supervisor.list() {
-        if !plan.instances.iter().any(|i| i.key == key) {
-            started.remove(&key);
-            let sup = rt.supervisor.clone();
-            let grace = rt.grace;
-            work.push(tokio::spawn(async move {
-                if let Err(e) = sup.remove(&key, grace).await {
-                    tracing::warn!(instance = key, error = %e, "removing deleted instance");
-                }
-            }));
+                };
+                let spec = match instance_spec(rt, inst) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(instance = inst.name, error = %e, "instance cannot start");
+                        continue;
+                    }
+                };
+                started.insert(key.clone(), Started::of(inst));
+                let (name, generation, model) =
+                    (inst.name.clone(), inst.generation, inst.model_version);
+                work.push(tokio::spawn(async move {
+                    let stopped = if wipe {
+                        rt_sup.remove(&key, grace).await
+                    } else {
+                        rt_sup.stop(&key, grace).await
+                    };
+                    if let Err(e) = stopped {
+                        tracing::warn!(instance = name, error = %e, "stopping previous process");
+                    }
+                    match rt_sup.start(spec).await {
+                        Ok(()) => {
+                            tracing::info!(instance = name, "instance process started");
+                            if let Err(e) = store.record_process(&key, generation, model).await {
+                                tracing::warn!(instance = name, error = %e, "recording process");
+                            }
+                        }
+                        Err(e) => tracing::warn!(instance = name, error = %e, "instance process failed to start"),
+                    }
+                }));
+            }
+            Action::Stop { key } => {
+                started.remove(&key);
+                work.push(tokio::spawn(async move {
+                    if let Err(e) = rt_sup.stop(&key, grace).await {
+                        tracing::warn!(instance = key, error = %e, "stopping instance");
+                    }
+                }));
+            }
+            Action::Remove { key } => {
+                started.remove(&key);
+                work.push(tokio::spawn(async move {
+                    if let Err(e) = rt_sup.remove(&key, grace).await {
+                        tracing::warn!(instance = key, error = %e, "removing deleted instance");
+                    }
+                    if let Err(e) = store.forget_process(&key).await {
+                        tracing::warn!(instance = key, error = %e, "forgetting process");
+                    }
+                }));
+            }
         }
     }
     drop(started);
     for w in work {
         let _ = w.await;
     }
+    rt.observed.send_modify(|n| *n = n.wrapping_add(1));
     Ok(())
 }
 
-/// What the reconciler last started for an instance.
-#[derive(Debug, Clone)]
-pub struct Started {
-    pub generation: u64,
-    reimages: u64,
-    spec_ports: Vec<plan::InstancePort>,
+/// What the supervisor and the last starts say of every instance.
+fn observe(rt: &Runtime, started: &HashMap<String, Started>) -> HashMap<String, Observed> {
+    let mut out: HashMap<String, Observed> = started
+        .iter()
+        .map(|(k, s)| {
+            let o = Observed {
+                started: Some(s.clone()),
+                process: None,
+            };
+            (k.clone(), o)
+        })
+        .collect();
+    for (key, status) in rt.supervisor.list() {
+        out.entry(key).or_default().process = Some(match status {
+            InstanceStatus::Running { .. } => Process::Running,
+            InstanceStatus::Exited { .. } => Process::Exited,
+            InstanceStatus::Stopped { .. } => Process::Stopped,
+        });
+    }
+    out
 }
 
 fn routing_table(plan: &Plan, live: &dyn Fn(&str) -> bool) -> RoutingTable {
@@ -215,13 +228,18 @@ fn routing_table(plan: &Plan, live: &dyn Fn(&str) -> bool) -> RoutingTable {
                 })
                 .collect(),
             distribution: match f.distribution {
-                plan::Distribution::Default => proxy::Distribution::Default,
-                plan::Distribution::SourceIp => proxy::Distribution::SourceIp,
-                plan::Distribution::SourceIpProtocol => proxy::Distribution::SourceIpProtocol,
+                network::LoadDistribution::Default => proxy::Distribution::Default,
+                network::LoadDistribution::SourceIp => proxy::Distribution::SourceIp,
+                network::LoadDistribution::SourceIpProtocol => {
+                    proxy::Distribution::SourceIpProtocol
+                }
             },
             idle_timeout: f.idle_timeout,
             tcp_reset: f.tcp_reset,
-            no_healthy: Default::default(),
+            no_healthy: match f.no_healthy {
+                network::NoHealthyBackends::AllProbedDown => proxy::NoHealthy::AllProbedDown,
+                network::NoHealthyBackends::AllProbedUp => proxy::NoHealthy::AllProbedUp,
+            },
         })
         .collect();
     RoutingTable { frontends }
@@ -233,10 +251,10 @@ fn probe_targets(plan: &Plan, live: &dyn Fn(&str) -> bool) -> Vec<ProbeTarget> {
         .filter(|p| live(&p.key.1))
         .map(|p| ProbeTarget {
             key: ProbeKey::new(p.key.0.clone(), p.key.1.clone()),
-            protocol: match p.protocol.as_str() {
-                "Http" => ProbeProtocol::Http,
-                "Https" => ProbeProtocol::Https,
-                _ => ProbeProtocol::Tcp,
+            protocol: match p.protocol {
+                network::ProbeProtocol::Http => ProbeProtocol::Http,
+                network::ProbeProtocol::Https => ProbeProtocol::Https,
+                network::ProbeProtocol::Tcp => ProbeProtocol::Tcp,
             },
             addr: p.addr,
             request_path: p.request_path.clone(),
@@ -247,11 +265,11 @@ fn probe_targets(plan: &Plan, live: &dyn Fn(&str) -> bool) -> Vec<ProbeTarget> {
 }
 
 /// The process an instance runs: custom data, the image → command mapping, or the built-in app.
-fn instance_spec(app: &App, inst: &InstancePlan) -> anyhow::Result<InstanceSpec> {
+fn instance_spec(rt: &Runtime, inst: &InstancePlan) -> anyhow::Result<InstanceSpec> {
     let custom_data = inst.model["osProfile"]["customData"].as_str();
     let mut program = instance::program::from_custom_data(custom_data)?;
     if matches!(program, instance::Program::BuiltIn)
-        && let Some(argv) = image_command(app, &inst.model["storageProfile"]["imageReference"])
+        && let Some(argv) = image_command(rt, &inst.model["storageProfile"]["imageReference"])
     {
         program = instance::Program::Command { argv };
     }
@@ -283,14 +301,12 @@ fn instance_spec(app: &App, inst: &InstancePlan) -> anyhow::Result<InstanceSpec>
 }
 
 /// `--image-command Ubuntu2204='python3 -m http.server $PORT'` → the argv for that image.
-fn image_command(app: &App, image: &Value) -> Option<Vec<String>> {
-    let alias = crate::api::compute::images::alias_of(image)?;
-    app.config.image_commands.iter().find_map(|m| {
+fn image_command(rt: &Runtime, image: &Value) -> Option<Vec<String>> {
+    let alias = alias_of(image)?;
+    rt.image_commands.iter().find_map(|m| {
         let (a, cmd) = m.split_once('=')?;
         a.trim()
             .eq_ignore_ascii_case(alias)
             .then(|| vec!["sh".to_string(), "-c".to_string(), cmd.trim().to_string()])
     })
 }
-
-pub(super) type StartedMap = Mutex<HashMap<String, Started>>;

@@ -4,23 +4,25 @@
 
 use serde_json::{Value, json};
 
+use super::Runtime;
 use super::instance::InstanceStatus;
 use super::plan::EXTENSION_PROBE;
 use super::probe::{Health, ProbeKey};
-use crate::api::compute::instances::INTERNAL;
-use crate::app::App;
+use crate::model::compute::instance::InstanceState;
 use crate::store::Resource;
 
 /// Adds runtime facts about the instance in `row` to its instance view.
 pub async fn annotate_instance(
-    app: &App,
+    rt: &Runtime,
     row: &Resource,
     view: &mut Value,
     statuses: &mut Vec<Value>,
 ) {
-    let rt = &app.runtime;
     let key = row.key();
-    let internal = &row.body[INTERNAL];
+    let Ok(state) = InstanceState::of(&row.body) else {
+        tracing::warn!(instance = row.id, "instance without readable state");
+        return;
+    };
     let plan = rt.plan.load();
     let planned = plan.instances.iter().find(|i| i.key == key);
     let ports: Vec<Value> = planned
@@ -43,15 +45,18 @@ pub async fn annotate_instance(
         Some(InstanceStatus::Stopped { at }) => json!({"state": "stopped", "at": at.to_rfc3339()}),
         None => json!({"state": "not started"}),
     };
+    let running = rt.store.process(&key).await.ok().flatten();
     view["armlet"] = json!({
-        "bindAddress": internal["bindAddress"],
+        "bindAddress": state.bind_address.to_string(),
         "ports": ports,
         "process": process,
         "directory": rt.supervisor.instance_dir(&key).display().to_string(),
+        "modelVersion": state.model_version,
+        "runningModelVersion": running.map(|r| r.model_version),
     });
 
     // Health: the scale set's load-balancer health probe, else its health extension.
-    let probe = internal["model"]["networkProfile"]["healthProbe"]["id"]
+    let probe = state.model["networkProfile"]["healthProbe"]["id"]
         .as_str()
         .map(str::to_ascii_lowercase);
     let health_key = match probe {

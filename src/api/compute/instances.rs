@@ -6,9 +6,9 @@ use std::net::Ipv4Addr;
 
 use serde_json::{Value, json};
 
-use super::model::computer_name;
 use crate::arm::resource_type::WriteCx;
 use crate::arm::{ArmError, ArmResult, ResourceId};
+use crate::model::compute::scale_set::computer_name;
 use crate::store::{Resource, ResourceQuery};
 
 /// A Uniform scale set's instance.
@@ -77,10 +77,11 @@ async fn used_bind_addresses(cx: &mut WriteCx<'_>) -> ArmResult<Vec<Ipv4Addr>> {
 /// The lowest free instance loopback address.
 pub async fn allocate_bind_address(
     cx: &mut WriteCx<'_>,
+    address_block: u8,
     taken_now: &[Ipv4Addr],
 ) -> ArmResult<Ipv4Addr> {
     let used = used_bind_addresses(cx).await?;
-    let base = u32::from(instance_address_pool(cx.app.config.address_block));
+    let base = u32::from(instance_address_pool(address_block));
     let size = 1u32 << 16;
     (1..size - 1)
         .map(|i| Ipv4Addr::from(base + i))
@@ -164,7 +165,7 @@ pub fn instance_rows(n: &NewInstance<'_>, nics: Vec<Value>) -> (Resource, Vec<Re
         type_name: type_name.into(),
         name,
         body,
-        etag: crate::api::resources::groups::new_etag(),
+        etag: crate::arm::tags::new_etag(),
     };
     let nic_rows = nics
         .into_iter()
@@ -175,7 +176,7 @@ pub fn instance_rows(n: &NewInstance<'_>, nics: Vec<Value>) -> (Resource, Vec<Re
             type_name: NIC_TYPE.into(),
             name: nic["name"].as_str().unwrap_or_default().to_string(),
             body: nic,
-            etag: crate::api::resources::groups::new_etag(),
+            etag: crate::arm::tags::new_etag(),
         })
         .collect();
     (row, nic_rows)

@@ -3,7 +3,6 @@
 
 pub mod images;
 pub mod instances;
-pub mod model;
 pub mod scale_set;
 pub mod virtual_machine;
 pub mod vm;

@@ -10,18 +10,24 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::instances::{self, INTERNAL, NewInstance};
-use super::model::{self, InstanceFacts};
-use crate::app::App;
+use crate::arm::Arm;
 use crate::arm::resource_type::{ResourceType, WriteCx};
 use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId};
+use crate::model::compute::scale_set::{self as model, InstanceFacts};
 use crate::model::merge::{merge, strip_nulls};
+use crate::runtime::Runtime;
 
 pub const TYPE: &str = "Microsoft.Compute/virtualMachineScaleSets";
 
 /// How long instances may take to start before provisioning fails.
 const PROVISION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
-pub struct ScaleSets;
+pub struct ScaleSets {
+    /// Provisioning waits for the runtime; instance views read it.
+    pub runtime: Arc<Runtime>,
+    /// This armlet's `--address-block` B: instances bind addresses from 127.(B+1).0.0/16.
+    pub address_block: u8,
+}
 
 #[async_trait]
 impl ResourceType for ScaleSets {
@@ -91,7 +97,7 @@ impl ResourceType for ScaleSets {
         doc[INTERNAL] = internal;
         doc["properties"]["provisioningState"] = json!("Succeeded");
 
-        scale_to(cx, &mut doc).await?;
+        scale_to(cx, &mut doc, self.address_block).await?;
         {
             if profile_changed && doc["properties"]["upgradePolicy"]["mode"] == "Automatic" {
                 let all: Vec<String> = instances::list_rows(cx, &cx.id.clone())
@@ -116,7 +122,7 @@ impl ResourceType for ScaleSets {
 
     /// Provisioned when the runtime has started a process of the current generation for
     /// every instance that should run.
-    async fn provision(&self, app: &Arc<App>, id: &ResourceId) -> ArmResult<()> {
+    async fn provision(&self, app: &Arc<Arm>, id: &ResourceId) -> ArmResult<()> {
         let key = id.key();
         let deadline = tokio::time::Instant::now() + PROVISION_TIMEOUT;
         loop {
@@ -124,14 +130,14 @@ impl ResourceType for ScaleSets {
                 let mut conn = app.store.pool().acquire().await?;
                 instances::rows_of(&mut conn, &key).await?
             };
-            let plan = app.runtime.plan.load();
+            let plan = self.runtime.plan.load();
             let planned = rows.iter().all(|r| {
                 plan.instances.iter().any(|i| {
                     i.key == r.key()
                         && Some(i.generation) == r.body[INTERNAL]["generation"].as_u64()
                 })
             });
-            if planned && app.runtime.converged(|i| i.scale_set_id == key).await {
+            if planned && self.runtime.converged(|i| i.scale_set_id == key).await {
                 return Ok(());
             }
             if tokio::time::Instant::now() > deadline || app.shutdown.is_cancelled() {
@@ -155,18 +161,18 @@ impl ResourceType for ScaleSets {
         Ok(())
     }
 
-    async fn render(&self, _app: &App, doc: Value) -> ArmResult<Value> {
+    async fn render(&self, _arm: &Arm, doc: Value) -> ArmResult<Value> {
         Ok(render(doc))
     }
 
     async fn route(
         &self,
-        app: &Arc<App>,
+        app: &Arc<Arm>,
         req: &ArmRequest,
         id: &ResourceId,
         rest: &[&str],
     ) -> ArmResult<Response> {
-        super::vm::route(app, req, id, rest).await
+        super::vm::route(app, &self.runtime, req, id, rest).await
     }
 }
 
@@ -272,7 +278,7 @@ async fn child_exists(cx: &mut WriteCx<'_>, id: &str, collection: &str) -> ArmRe
 }
 
 /// Creates or removes instances until the Uniform scale set has `sku.capacity` of them.
-async fn scale_to(cx: &mut WriteCx<'_>, doc: &mut Value) -> ArmResult<()> {
+async fn scale_to(cx: &mut WriteCx<'_>, doc: &mut Value, address_block: u8) -> ArmResult<()> {
     let vmss_id = cx.id.clone();
     let rows = instances::list_rows(cx, &vmss_id).await?;
     let want = model::capacity(doc) as usize;
@@ -306,7 +312,8 @@ async fn scale_to(cx: &mut WriteCx<'_>, doc: &mut Value) -> ArmResult<()> {
         internal["nextInstanceId"] = json!(instance_id + 1);
         internal["created"] = json!(created + 1);
         let model_version = internal["modelVersion"].as_u64().unwrap_or(1);
-        let bind_address = instances::allocate_bind_address(cx, &taken_addresses).await?;
+        let bind_address =
+            instances::allocate_bind_address(cx, address_block, &taken_addresses).await?;
         taken_addresses.push(bind_address);
         let identity = instances::identity(&vmss_id, doc, instance_id);
         let nics = instances::build_nics(cx, &vmss_id, doc, &identity.id, &mut taken_ips).await?;

@@ -12,11 +12,15 @@ use serde_json::{Map, Value, json};
 
 use super::instances::{self, INTERNAL};
 use crate::api::only;
-use crate::app::App;
+use crate::arm::Arm;
 use crate::arm::resource_type::{ResourceType, WriteCx};
 use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId};
+use crate::runtime::Runtime;
 
-pub struct VirtualMachines;
+pub struct VirtualMachines {
+    /// Instance views read the runtime.
+    pub runtime: Arc<Runtime>,
+}
 
 const ACTIONS: &[&str] = &[
     "start",
@@ -93,14 +97,14 @@ impl ResourceType for VirtualMachines {
                 .unwrap_or(1)
                 .saturating_sub(1);
             row.body["sku"]["capacity"] = json!(capacity);
-            row.etag = crate::api::resources::groups::new_etag();
+            row.etag = crate::arm::tags::new_etag();
             row.body["etag"] = json!(row.etag);
             cx.put(&row).await?;
         }
         Ok(())
     }
 
-    async fn render(&self, _app: &App, mut doc: Value) -> ArmResult<Value> {
+    async fn render(&self, _arm: &Arm, mut doc: Value) -> ArmResult<Value> {
         if let Some(o) = doc.as_object_mut() {
             o.remove(INTERNAL);
         }
@@ -109,7 +113,7 @@ impl ResourceType for VirtualMachines {
 
     async fn route(
         &self,
-        app: &Arc<App>,
+        app: &Arc<Arm>,
         req: &ArmRequest,
         id: &ResourceId,
         rest: &[&str],
@@ -119,7 +123,7 @@ impl ResourceType for VirtualMachines {
         match rest {
             ["instanceview"] => {
                 only(req, &[Method::GET])?;
-                Ok(Json(super::vm::instance_view(app, &row).await?).into_response())
+                Ok(Json(super::vm::instance_view(app, &self.runtime, &row).await?).into_response())
             }
             [action] if ACTIONS.contains(action) => {
                 only(req, &[Method::POST])?;

@@ -11,10 +11,11 @@ use serde_json::{Value, json};
 use super::instances::{self, INTERNAL};
 use super::scale_set;
 use crate::api::{method_not_allowed, only};
-use crate::app::App;
+use crate::arm::Arm;
 use crate::arm::resource_type::WriteCx;
 use crate::arm::resources as generic;
 use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId, list};
+use crate::runtime::Runtime;
 use crate::store::{Resource, resources};
 
 /// Instance-level actions Azure offers (lower case, as matched).
@@ -29,7 +30,8 @@ const INSTANCE_ACTIONS: &[&str] = &[
 ];
 
 pub async fn route(
-    app: &Arc<App>,
+    app: &Arc<Arm>,
+    rt: &Runtime,
     req: &ArmRequest,
     vmss: &ResourceId,
     rest: &[&str],
@@ -43,7 +45,7 @@ pub async fn route(
             let rows = instance_rows(app, vmss).await?;
             let mut items = Vec::new();
             for row in rows {
-                items.push(render_instance(app, &row, expand).await?);
+                items.push(render_instance(app, rt, &row, expand).await?);
             }
             Ok(Json(list::page(req, items)?).into_response())
         }
@@ -53,9 +55,9 @@ pub async fn route(
                 let expand = req
                     .query("$expand")
                     .is_some_and(|e| e.eq_ignore_ascii_case("instanceView"));
-                Ok(Json(render_instance(app, &row, expand).await?).into_response())
+                Ok(Json(render_instance(app, rt, &row, expand).await?).into_response())
             }
-            Method::PUT => put_instance(app, req, vmss, id).await,
+            Method::PUT => put_instance(app, rt, req, vmss, id).await,
             Method::DELETE => {
                 act(app, vmss, "delete", Some(vec![id.to_string()])).await?;
                 Ok(StatusCode::OK.into_response())
@@ -65,7 +67,7 @@ pub async fn route(
         ["virtualmachines", id, "instanceview"] => {
             only(req, &[Method::GET])?;
             let row = instance_row(app, vmss, id).await?;
-            Ok(Json(instance_view(app, &row).await?).into_response())
+            Ok(Json(instance_view(app, rt, &row).await?).into_response())
         }
         ["virtualmachines", id, "networkinterfaces"] => {
             only(req, &[Method::GET])?;
@@ -88,7 +90,7 @@ pub async fn route(
         }
         ["instanceview"] => {
             only(req, &[Method::GET])?;
-            Ok(Json(scale_set_view(app, vmss).await?).into_response())
+            Ok(Json(scale_set_view(app, rt, vmss).await?).into_response())
         }
         ["skus"] => {
             only(req, &[Method::GET])?;
@@ -97,7 +99,7 @@ pub async fn route(
             let items = vec![json!({
                 "resourceType": scale_set::TYPE,
                 "sku": {"name": sku, "tier": "Standard"},
-                "capacity": {"minimum": 0, "maximum": super::model::MAX_CAPACITY, "defaultCapacity": 1, "scaleType": "Automatic"}
+                "capacity": {"minimum": 0, "maximum": crate::model::compute::scale_set::MAX_CAPACITY, "defaultCapacity": 1, "scaleType": "Automatic"}
             })];
             Ok(Json(list::page(req, items)?).into_response())
         }
@@ -156,13 +158,13 @@ fn instance_ids(req: &ArmRequest) -> ArmResult<Option<Vec<String>>> {
     }
 }
 
-async fn instance_rows(app: &App, vmss: &ResourceId) -> ArmResult<Vec<Resource>> {
+async fn instance_rows(app: &Arm, vmss: &ResourceId) -> ArmResult<Vec<Resource>> {
     generic::get_stored(app, vmss).await?;
     let mut conn = app.store.pool().acquire().await?;
     Ok(instances::rows_of(&mut conn, &vmss.key()).await?)
 }
 
-async fn instance_row(app: &App, vmss: &ResourceId, instance: &str) -> ArmResult<Resource> {
+async fn instance_row(app: &Arm, vmss: &ResourceId, instance: &str) -> ArmResult<Resource> {
     instance_rows(app, vmss).await?.into_iter().find(|r| instances::matches_instance(r, instance)).ok_or_else(|| {
         ArmError::not_found(
             "NotFound",
@@ -171,7 +173,7 @@ async fn instance_row(app: &App, vmss: &ResourceId, instance: &str) -> ArmResult
     })
 }
 
-async fn nics_of(app: &App, row: &Resource) -> ArmResult<Vec<Value>> {
+async fn nics_of(app: &Arm, row: &Resource) -> ArmResult<Vec<Value>> {
     let mut out = Vec::new();
     for nic in row.body["properties"]["networkProfile"]["networkInterfaces"]
         .as_array()
@@ -190,7 +192,12 @@ async fn nics_of(app: &App, row: &Resource) -> ArmResult<Vec<Value>> {
 }
 
 /// An instance as clients see it: `latestModelApplied` against the scale set's model version.
-pub async fn render_instance(app: &App, row: &Resource, expand_view: bool) -> ArmResult<Value> {
+pub async fn render_instance(
+    app: &Arm,
+    rt: &Runtime,
+    row: &Resource,
+    expand_view: bool,
+) -> ArmResult<Value> {
     let vmss_key = row.body[INTERNAL]["scaleSet"]
         .as_str()
         .unwrap_or_default()
@@ -204,7 +211,7 @@ pub async fn render_instance(app: &App, row: &Resource, expand_view: bool) -> Ar
     doc["properties"]["latestModelApplied"] =
         json!(current == doc[INTERNAL]["modelVersion"].as_u64());
     if expand_view {
-        doc["properties"]["instanceView"] = instance_view(app, row).await?;
+        doc["properties"]["instanceView"] = instance_view(app, rt, row).await?;
     }
     if let Some(o) = doc.as_object_mut() {
         o.remove(INTERNAL);
@@ -221,7 +228,7 @@ fn power_status(power: &str) -> (&'static str, &'static str) {
     }
 }
 
-pub async fn instance_view(app: &App, row: &Resource) -> ArmResult<Value> {
+pub async fn instance_view(_app: &Arm, rt: &Runtime, row: &Resource) -> ArmResult<Value> {
     let internal = &row.body[INTERNAL];
     let (power_code, power_text) = power_status(internal["power"].as_str().unwrap_or("running"));
     let mut statuses = vec![
@@ -235,16 +242,16 @@ pub async fn instance_view(app: &App, row: &Resource) -> ArmResult<Value> {
         "osName": "armlet",
         "osVersion": env!("CARGO_PKG_VERSION"),
     });
-    crate::runtime::view::annotate_instance(app, row, &mut view, &mut statuses).await;
+    crate::runtime::view::annotate_instance(rt, row, &mut view, &mut statuses).await;
     view["statuses"] = json!(statuses);
     Ok(view)
 }
 
-async fn scale_set_view(app: &App, vmss: &ResourceId) -> ArmResult<Value> {
+async fn scale_set_view(app: &Arm, rt: &Runtime, vmss: &ResourceId) -> ArmResult<Value> {
     let rows = instance_rows(app, vmss).await?;
     let mut counts: Vec<(String, u64)> = Vec::new();
     for row in &rows {
-        let view = instance_view(app, row).await?;
+        let view = instance_view(app, rt, row).await?;
         for s in view["statuses"].as_array().into_iter().flatten() {
             let code = s["code"].as_str().unwrap_or_default().to_string();
             match counts.iter_mut().find(|(c, _)| *c == code) {
@@ -265,7 +272,8 @@ async fn scale_set_view(app: &App, vmss: &ResourceId) -> ArmResult<Value> {
 
 /// PUT of one instance: what Azure lets a client change there (protection policy, tags).
 async fn put_instance(
-    app: &App,
+    app: &Arm,
+    rt: &Runtime,
     req: &ArmRequest,
     vmss: &ResourceId,
     instance: &str,
@@ -288,19 +296,19 @@ async fn put_instance(
             }
         }
     }
-    if let Some(tags) = crate::api::resources::groups::parse_tags(body.get("tags"))? {
+    if let Some(tags) = crate::arm::tags::parse_tags(body.get("tags"))? {
         row.body["tags"] = Value::Object(tags);
     }
-    row.etag = crate::api::resources::groups::new_etag();
+    row.etag = crate::arm::tags::new_etag();
     resources::put(&mut w.tx, &row).await?;
     w.commit().await?;
     app.notify_change();
-    Ok(Json(render_instance(app, &row, false).await?).into_response())
+    Ok(Json(render_instance(app, rt, &row, false).await?).into_response())
 }
 
 /// Applies an action to some (`Some(ids)`) or all instances, in one transaction.
 pub async fn act(
-    app: &App,
+    app: &Arm,
     vmss: &ResourceId,
     action: &str,
     ids: Option<Vec<String>>,
@@ -317,7 +325,7 @@ pub async fn act(
         })?;
     let canonical = ResourceId::parse(&vmss_row.id)?;
     let mut cx = WriteCx {
-        app,
+        arm: app,
         conn: &mut w.tx,
         id: &canonical,
         api_version: "",
@@ -343,7 +351,7 @@ pub async fn act(
             }
             let capacity = rows.len().saturating_sub(selected.len());
             vmss_row.body["sku"]["capacity"] = json!(capacity);
-            vmss_row.etag = crate::api::resources::groups::new_etag();
+            vmss_row.etag = crate::arm::tags::new_etag();
             vmss_row.body["etag"] = json!(vmss_row.etag);
             cx.put(&vmss_row).await?;
         }
@@ -377,7 +385,7 @@ pub async fn act(
                     }
                     _ => {}
                 }
-                row.etag = crate::api::resources::groups::new_etag();
+                row.etag = crate::arm::tags::new_etag();
                 cx.put(&row).await?;
             }
         }
@@ -408,7 +416,7 @@ pub async fn apply_latest_model(
         internal["generation"] = json!(internal["generation"].as_u64().unwrap_or(0) + 1);
         row.body["properties"]["storageProfile"] =
             vmss_doc["properties"]["virtualMachineProfile"]["storageProfile"].clone();
-        row.etag = crate::api::resources::groups::new_etag();
+        row.etag = crate::arm::tags::new_etag();
         cx.put(&row).await?;
     }
     Ok(())

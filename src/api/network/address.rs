@@ -171,8 +171,9 @@ fn public_pool_range(block: u8) -> std::ops::RangeInclusive<u32> {
 }
 
 /// The lowest free loopback address of [`PUBLIC_IP_POOL`], considering every stored public IP
-/// in every subscription except the one being written (`cx.id`).
-pub async fn allocate_public_ip(cx: &mut WriteCx<'_>) -> ArmResult<Ipv4Addr> {
+/// in every subscription except the one being written (`cx.id`); `block` is this armlet's
+/// `--address-block`.
+pub async fn allocate_public_ip(cx: &mut WriteCx<'_>, block: u8) -> ArmResult<Ipv4Addr> {
     let me = cx.id.key();
     let used: HashSet<u32> = resources::list_all_of_type(cx.conn, PUBLIC_IP_TYPE)
         .await?
@@ -186,7 +187,6 @@ pub async fn allocate_public_ip(cx: &mut WriteCx<'_>) -> ArmResult<Ipv4Addr> {
         })
         .map(u32::from)
         .collect();
-    let block = cx.app.config.address_block;
     first_free(public_pool_range(block), &used).ok_or_else(|| {
         ArmError::bad_request(
             "PublicIPCountLimitReached",

@@ -23,9 +23,12 @@ pub mod virtual_network;
 
 use serde_json::{Value, json};
 
-use crate::app::App;
+use std::sync::Arc;
+
+use crate::arm::Arm;
 use crate::arm::resource_type::{Registry, WriteCx};
 use crate::arm::{ArmResult, ResourceId};
+use crate::runtime::Runtime;
 use crate::store::{Resource, ResourceQuery};
 
 pub const PUBLIC_IP_TYPE: &str = "Microsoft.Network/publicIPAddresses";
@@ -73,11 +76,13 @@ pub const API_VERSIONS: &[&str] = &[
 ];
 
 /// Registers every Microsoft.Network type.
-pub fn register(r: &mut Registry) {
-    r.register(public_ip::PublicIpAddresses);
+pub fn register(r: &mut Registry, runtime: &Arc<Runtime>, address_block: u8) {
+    r.register(public_ip::PublicIpAddresses { address_block });
     r.register(virtual_network::VirtualNetworks);
     r.register(network_interface::NetworkInterfaces);
-    r.register(load_balancer::LoadBalancers);
+    r.register(load_balancer::LoadBalancers {
+        runtime: runtime.clone(),
+    });
 }
 
 /// Whether two resource ids name the same thing (ARM ids compare case-insensitively).
@@ -160,7 +165,7 @@ fn of_type(sub: &str, type_name: &str) -> ResourceQuery {
 }
 
 /// Every stored resource of a type in a subscription (read-time view).
-pub async fn rows(app: &App, sub: &str, type_name: &str) -> ArmResult<Vec<Resource>> {
+pub async fn rows(app: &Arm, sub: &str, type_name: &str) -> ArmResult<Vec<Resource>> {
     Ok(app.store.list(&of_type(sub, type_name)).await?)
 }
 

@@ -412,7 +412,7 @@ impl ResourceType for NetworkInterfaces {
         Ok(())
     }
 
-    async fn render(&self, _app: &crate::app::App, mut doc: Value) -> ArmResult<Value> {
+    async fn render(&self, _arm: &crate::arm::Arm, mut doc: Value) -> ArmResult<Value> {
         stamp_child_etags(&mut doc, &["ipConfigurations"]);
         Ok(doc)
     }

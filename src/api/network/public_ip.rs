@@ -15,12 +15,15 @@ use super::{
     API_VERSIONS, LB_TYPE, NIC_TYPE, PUBLIC_IP_TYPE, address, errors, ip_configs_of, rows, rows_tx,
     same_id, sub_resource, subscription_of,
 };
-use crate::app::App;
+use crate::arm::Arm;
 use crate::arm::resource_type::{ResourceType, WriteCx};
 use crate::arm::{ArmError, ArmResult};
 use crate::store::{Resource, resources};
 
-pub struct PublicIpAddresses;
+pub struct PublicIpAddresses {
+    /// This armlet's `--address-block` B: public IPs get addresses from 127.B.0.0/16.
+    pub address_block: u8,
+}
 
 /// The ids of what uses public IP `pip_id`: load balancer frontends and NIC ipConfigurations.
 pub fn users(pip_id: &str, lbs: &[Resource], nics: &[Resource]) -> Vec<String> {
@@ -191,7 +194,11 @@ impl ResourceType for PublicIpAddresses {
         };
         let ip_address = match kept("ipAddress") {
             Some(ip) => ip,
-            None => json!(address::allocate_public_ip(cx).await?.to_string()),
+            None => json!(
+                address::allocate_public_ip(cx, self.address_block)
+                    .await?
+                    .to_string()
+            ),
         };
         let guid = kept("resourceGuid").unwrap_or_else(|| json!(uuid::Uuid::new_v4().to_string()));
 
@@ -238,7 +245,7 @@ impl ResourceType for PublicIpAddresses {
         }
     }
 
-    async fn render(&self, app: &App, mut doc: Value) -> ArmResult<Value> {
+    async fn render(&self, app: &Arm, mut doc: Value) -> ArmResult<Value> {
         let id = doc["id"].as_str().unwrap_or_default().to_string();
         let sub = subscription_of(&doc);
         let lbs = rows(app, &sub, LB_TYPE).await?;

@@ -16,7 +16,7 @@ use super::{
     API_VERSIONS, LB_TYPE, NIC_TYPE, VNET_TYPE, complete_child, errors, ip_configs_of, rows,
     rows_tx, same_id, stamp_child_etags, sub_resource, subscription_of,
 };
-use crate::app::App;
+use crate::arm::Arm;
 use crate::arm::resource_type::{Child, ResourceType, WriteCx};
 use crate::arm::{ArmError, ArmResult};
 use crate::store::Resource;
@@ -325,7 +325,7 @@ impl ResourceType for VirtualNetworks {
         Ok(())
     }
 
-    async fn render(&self, app: &App, mut doc: Value) -> ArmResult<Value> {
+    async fn render(&self, app: &Arm, mut doc: Value) -> ArmResult<Value> {
         let sub = subscription_of(&doc);
         let lbs = rows(app, &sub, LB_TYPE).await?;
         let nics = rows(app, &sub, NIC_TYPE).await?;

@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 
 mod body;
 
-use super::groups;
+use crate::api::ApiState;
 use crate::api::{method_not_allowed, only};
-use crate::app::AppState;
+use crate::arm::groups;
 use crate::arm::lro::{self, Polling};
 use crate::arm::{ArmError, ArmRequest, ArmResult, list};
 use crate::deploy::engine;
@@ -23,7 +23,7 @@ use body::{parse_body, spec_from_body, validate_name};
 /// Requests below `.../deployments`: `rest` are the lower-cased segments from the deployment
 /// name on, `name_index` is where the name is in `req.segments`.
 pub async fn handle(
-    app: &AppState,
+    app: &ApiState,
     req: &ArmRequest,
     sub: &str,
     rg: Option<&str>,
@@ -31,7 +31,7 @@ pub async fn handle(
     rest: &[&str],
 ) -> ArmResult<Response> {
     if let Some(rg) = rg {
-        groups::require(app, sub, rg, false).await?;
+        groups::require(&app.arm, sub, rg, false).await?;
     }
     let Some(name) = req.segments.get(name_index) else {
         only(req, &[Method::GET])?;
@@ -46,7 +46,7 @@ pub async fn handle(
         [] => match req.method {
             Method::PUT => put(app, req, target).await,
             Method::GET => Ok(Json(load(app, &target).await?.public()).into_response()),
-            Method::HEAD => Ok(match Record::load(app, &target).await? {
+            Method::HEAD => Ok(match Record::load(&app.arm, &target).await? {
                 Some(_) => StatusCode::NO_CONTENT,
                 None => StatusCode::NOT_FOUND,
             }
@@ -99,7 +99,7 @@ pub async fn handle(
         }
         ["operationstatuses", id] => {
             only(req, &[Method::GET])?;
-            lro::get_status(&app.store, sub, id, req.uri.path()).await
+            lro::get_status(&app.arm.store, sub, id, req.uri.path()).await
         }
         _ => Err(ArmError::not_found(
             "NotFound",
@@ -111,8 +111,8 @@ pub async fn handle(
     }
 }
 
-async fn load(app: &AppState, target: &Target) -> ArmResult<Record> {
-    Record::load(app, target).await?.ok_or_else(|| {
+async fn load(app: &ApiState, target: &Target) -> ArmResult<Record> {
+    Record::load(&app.arm, target).await?.ok_or_else(|| {
         ArmError::not_found(
             "DeploymentNotFound",
             format!("Deployment '{}' could not be found.", target.name),
@@ -122,14 +122,14 @@ async fn load(app: &AppState, target: &Target) -> ArmResult<Record> {
 
 /// PUT: preflight synchronously (a bad template is a 400 and nothing is stored), then store
 /// the deployment as Accepted and run it in the background.
-async fn put(app: &AppState, req: &ArmRequest, target: Target) -> ArmResult<Response> {
+async fn put(app: &ApiState, req: &ArmRequest, target: Target) -> ArmResult<Response> {
     validate_name(&target.name)?;
     if let Some(rg) = &target.rg {
-        groups::require(app, &target.sub, rg, true).await?;
+        groups::require(&app.arm, &target.sub, rg, true).await?;
     }
     let body = parse_body(req)?;
     let spec = spec_from_body(req, &target, &body)?;
-    let existing = Record::load(app, &target).await?;
+    let existing = Record::load(&app.arm, &target).await?;
     if let Some(e) = &existing {
         if e.is_active() {
             return Err(ArmError::conflict(
@@ -153,7 +153,7 @@ async fn put(app: &AppState, req: &ArmRequest, target: Target) -> ArmResult<Resp
             ));
         }
     }
-    let prepared = engine::prepare(app, &target, &spec, None).await?;
+    let prepared = engine::prepare(&app.arm, &target, &spec, None).await?;
     let status = if existing.is_some() {
         StatusCode::OK
     } else {
@@ -164,11 +164,11 @@ async fn put(app: &AppState, req: &ArmRequest, target: Target) -> ArmResult<Resp
     prepared.describe(&mut rec);
     drop(prepared);
 
-    let mut w = app.store.write().await?;
+    let mut w = app.arm.store.write().await?;
     resources::put(&mut w.tx, &rec.row()).await?;
     let op = operations::insert(&mut w.tx, &target.sub, engine::KIND, &target.id()).await?;
     w.commit().await?;
-    crate::api::operations::spawn(app, op.clone());
+    app.arm.spawn_operation(op.clone());
 
     let mut response = (status, Json(rec.public())).into_response();
     let status_url = format!(
@@ -187,11 +187,11 @@ async fn put(app: &AppState, req: &ArmRequest, target: Target) -> ArmResult<Resp
 
 /// POST validate: the preflight of PUT, without deploying. 200 with the deployment as it
 /// would be, or 400 with the first problem.
-async fn validate(app: &AppState, req: &ArmRequest, target: Target) -> ArmResult<Response> {
+async fn validate(app: &ApiState, req: &ArmRequest, target: Target) -> ArmResult<Response> {
     validate_name(&target.name)?;
     let body = parse_body(req)?;
     let spec = spec_from_body(req, &target, &body)?;
-    let prepared = engine::prepare(app, &target, &spec, None).await?;
+    let prepared = engine::prepare(&app.arm, &target, &spec, None).await?;
     let mut rec = Record::new(target, spec);
     prepared.describe(&mut rec);
     rec.set("validatedResources", prepared.validated_resources());
@@ -201,8 +201,8 @@ async fn validate(app: &AppState, req: &ArmRequest, target: Target) -> ArmResult
 }
 
 /// DELETE: removes the deployment record (never the resources it deployed).
-async fn delete(app: &AppState, req: &ArmRequest, target: &Target) -> ArmResult<Response> {
-    let Some(rec) = Record::load(app, target).await? else {
+async fn delete(app: &ApiState, req: &ArmRequest, target: &Target) -> ArmResult<Response> {
+    let Some(rec) = Record::load(&app.arm, target).await? else {
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
     if rec.is_active() {
@@ -214,7 +214,7 @@ async fn delete(app: &AppState, req: &ArmRequest, target: &Target) -> ArmResult<
             ),
         ));
     }
-    let mut w = app.store.write().await?;
+    let mut w = app.arm.store.write().await?;
     let op = operations::insert(
         &mut w.tx,
         &target.sub,
@@ -223,7 +223,7 @@ async fn delete(app: &AppState, req: &ArmRequest, target: &Target) -> ArmResult<
     )
     .await?;
     w.commit().await?;
-    crate::api::operations::spawn(app, op.clone());
+    app.arm.spawn_operation(op.clone());
     let urls = lro::poll_urls(
         &req.base,
         &target.sub,
@@ -238,8 +238,8 @@ async fn delete(app: &AppState, req: &ArmRequest, target: &Target) -> ArmResult<
 }
 
 /// POST cancel: marks a running deployment Canceled; its run stops before the next step.
-async fn cancel(app: &AppState, target: &Target) -> ArmResult<Response> {
-    let mut w = app.store.write().await?;
+async fn cancel(app: &ApiState, target: &Target) -> ArmResult<Response> {
+    let mut w = app.arm.store.write().await?;
     let mut row = resources::get(&mut w.tx, &target.key())
         .await?
         .ok_or_else(|| {
@@ -268,7 +268,7 @@ async fn cancel(app: &AppState, target: &Target) -> ArmResult<Response> {
 }
 
 async fn list_deployments(
-    app: &AppState,
+    app: &ApiState,
     req: &ArmRequest,
     sub: &str,
     rg: Option<&str>,
@@ -283,6 +283,7 @@ async fn list_deployments(
         Some(f) => Some(provisioning_state_filter(f)?),
     };
     let items = app
+        .arm
         .store
         .list(&q)
         .await?

@@ -7,11 +7,11 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::app::AppState;
+use crate::api::ApiState;
 use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId, list};
 use crate::store::ResourceQuery;
 
-use super::groups;
+use crate::arm::groups;
 
 /// A parsed `$filter`: every clause must hold.
 #[derive(Debug, Default)]
@@ -183,13 +183,13 @@ pub fn generic_view(body: &Value) -> Value {
 }
 
 pub async fn list(
-    app: &AppState,
+    app: &ApiState,
     req: &ArmRequest,
     sub: &str,
     resource_group: Option<&str>,
 ) -> ArmResult<Response> {
     if let Some(rg) = resource_group {
-        groups::require(app, sub, rg, false).await?;
+        groups::require(&app.arm, sub, rg, false).await?;
     }
     let filter = req
         .query("$filter")
@@ -202,6 +202,7 @@ pub async fn list(
         ..Default::default()
     };
     let items = app
+        .arm
         .store
         .list(&q)
         .await?

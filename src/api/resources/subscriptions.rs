@@ -5,12 +5,12 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
+use crate::api::ApiState;
 use crate::arm::location::REGIONS;
 use crate::arm::{ArmError, ArmRequest, ArmResult, list};
 
 /// Validates a subscription id from a URL and records it on first use; returns it lower-cased.
-pub async fn resolve(app: &AppState, raw: &str) -> ArmResult<String> {
+pub async fn resolve(app: &ApiState, raw: &str) -> ArmResult<String> {
     let well_formed = raw.len() == 36 && uuid::Uuid::try_parse(raw).is_ok();
     if !well_formed {
         return Err(ArmError::bad_request(
@@ -20,6 +20,7 @@ pub async fn resolve(app: &AppState, raw: &str) -> ArmResult<String> {
     }
     let sub = raw.to_ascii_lowercase();
     if app
+        .arm
         .store
         .ensure_subscription(&sub, &display_name(app, &sub))
         .await?
@@ -29,15 +30,15 @@ pub async fn resolve(app: &AppState, raw: &str) -> ArmResult<String> {
     Ok(sub)
 }
 
-fn display_name(app: &AppState, sub: &str) -> String {
-    if sub.eq_ignore_ascii_case(&app.config.identity.subscription_id) {
+fn display_name(app: &ApiState, sub: &str) -> String {
+    if sub.eq_ignore_ascii_case(&app.arm.default_subscription) {
         "armlet".into()
     } else {
         format!("armlet-{}", &sub[..8])
     }
 }
 
-fn subscription_body(app: &AppState, id: &str, name: &str) -> Value {
+fn subscription_body(app: &ApiState, id: &str, name: &str) -> Value {
     json!({
         "id": format!("/subscriptions/{id}"),
         "authorizationSource": "RoleBased",
@@ -54,9 +55,9 @@ fn subscription_body(app: &AppState, id: &str, name: &str) -> Value {
     })
 }
 
-pub async fn list(app: &AppState, req: &ArmRequest) -> ArmResult<Response> {
-    let default = app.config.identity.subscription_id.to_ascii_lowercase();
-    let mut subs = app.store.subscriptions().await?;
+pub async fn list(app: &ApiState, req: &ArmRequest) -> ArmResult<Response> {
+    let default = app.arm.default_subscription.clone();
+    let mut subs = app.arm.store.subscriptions().await?;
     subs.sort_by_key(|(id, _)| *id != default);
     let items = subs
         .iter()
@@ -65,11 +66,11 @@ pub async fn list(app: &AppState, req: &ArmRequest) -> ArmResult<Response> {
     Ok(Json(list::page(req, items)?).into_response())
 }
 
-pub async fn get(app: &AppState, _req: &ArmRequest, sub: &str) -> ArmResult<Response> {
+pub async fn get(app: &ApiState, _req: &ArmRequest, sub: &str) -> ArmResult<Response> {
     Ok(Json(subscription_body(app, sub, &display_name(app, sub))).into_response())
 }
 
-pub async fn tenants(app: &AppState, req: &ArmRequest) -> ArmResult<Response> {
+pub async fn tenants(app: &ApiState, req: &ArmRequest) -> ArmResult<Response> {
     let t = &app.tokens.tenant_id;
     let items = vec![json!({
         "id": format!("/tenants/{t}"),

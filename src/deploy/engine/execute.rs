@@ -9,7 +9,9 @@ use tokio::task::JoinSet;
 
 use super::nested::{evaluates_outside, nested};
 use super::{Action, Prepared};
-use crate::app::AppState;
+use std::sync::Arc;
+
+use crate::arm::Arm;
 use crate::arm::resources as generic;
 use crate::arm::{ArmError, ArmResult, ResourceId};
 use crate::deploy::actions;
@@ -29,7 +31,7 @@ enum Start {
 }
 
 pub(super) struct Run<'a> {
-    pub app: &'a AppState,
+    pub app: &'a Arc<Arm>,
     pub rec: &'a mut Record,
     pub p: &'a Prepared,
     pub spec: &'a Spec,
@@ -257,9 +259,7 @@ impl Run<'_> {
             .filter(|r| {
                 !r.type_name
                     .eq_ignore_ascii_case(crate::deploy::record::TYPE)
-                    && !r
-                        .type_name
-                        .eq_ignore_ascii_case(crate::api::resources::groups::TYPE)
+                    && !r.type_name.eq_ignore_ascii_case(crate::arm::groups::TYPE)
             })
             .filter(|r| !keep.contains(r.key().as_str()))
             .filter_map(|r| ResourceId::parse(&r.id).ok())

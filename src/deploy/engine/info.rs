@@ -3,14 +3,16 @@
 
 use serde_json::{Value, json};
 
-use crate::api::resources::{groups, providers};
-use crate::app::AppState;
+use crate::arm::{groups, providers};
+use std::sync::Arc;
+
+use crate::arm::Arm;
 use crate::arm::ArmResult;
 use crate::deploy::record::{Spec, Target};
 use crate::deploy::scope::ScopeInfo;
 
 pub(super) async fn scope_info(
-    app: &AppState,
+    app: &Arc<Arm>,
     target: &Target,
     spec: &Spec,
 ) -> ArmResult<ScopeInfo> {
@@ -49,7 +51,7 @@ pub(super) async fn scope_info(
         subscription: json!({
             "id": format!("/subscriptions/{}", target.sub),
             "subscriptionId": target.sub,
-            "tenantId": app.config.identity.tenant_id,
+            "tenantId": app.tenant_id,
             "displayName": display_name,
         }),
         resource_group,

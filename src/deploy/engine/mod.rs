@@ -23,9 +23,13 @@ use super::plan::{self, Kind, Plan};
 use super::record::{Record, Spec, Stop, Target};
 use super::scope::{Scope, Seed};
 use super::template::{Template, supplied_parameters};
-use crate::app::AppState;
+use std::sync::Arc;
+
+use crate::arm::Arm;
+use crate::arm::operations::{Worker, Workers};
 use crate::arm::{ArmError, ArmResult};
 use crate::store::OperationStatus;
+use async_trait::async_trait;
 use execute::Run;
 
 /// The operation kind of a deployment run.
@@ -63,7 +67,7 @@ impl Prepared {
 /// Preflight: everything that can be checked before deploying. `seed`: the parent scope of
 /// a nested deployment that evaluates in the parent's scope.
 pub async fn prepare(
-    app: &AppState,
+    app: &Arc<Arm>,
     target: &Target,
     spec: &Spec,
     seed: Option<Seed>,
@@ -91,7 +95,7 @@ pub async fn prepare(
     })
 }
 /// The worker of a top-level deployment (operation kind [`KIND`]).
-pub async fn worker(app: &AppState, deployment_id: &str) -> ArmResult<OperationStatus> {
+pub async fn worker(app: &Arc<Arm>, deployment_id: &str) -> ArmResult<OperationStatus> {
     let target = Target::parse(deployment_id)
         .ok_or_else(|| ArmError::internal(format!("not a deployment id: {deployment_id}")))?;
     let Some(mut rec) = Record::load(app, &target).await? else {
@@ -117,17 +121,43 @@ pub async fn worker(app: &AppState, deployment_id: &str) -> ArmResult<OperationS
 }
 
 /// The worker of a deployment deletion (operation kind [`DELETE_KIND`]).
-pub async fn delete_worker(app: &AppState, deployment_id: &str) -> ArmResult<()> {
+pub async fn delete_worker(app: &Arc<Arm>, deployment_id: &str) -> ArmResult<()> {
     let mut w = app.store.write().await?;
     crate::store::resources::delete(&mut w.tx, &deployment_id.to_ascii_lowercase()).await?;
     w.commit().await?;
     Ok(())
 }
 
+/// Registers the deployment operations' workers.
+pub fn register(workers: &mut Workers) {
+    workers.register(KIND, RunWorker);
+    workers.register(DELETE_KIND, DeleteWorker);
+}
+
+struct RunWorker;
+
+#[async_trait]
+impl Worker for RunWorker {
+    async fn run(&self, arm: &Arc<Arm>, target: &str) -> ArmResult<OperationStatus> {
+        worker(arm, target).await
+    }
+}
+
+struct DeleteWorker;
+
+#[async_trait]
+impl Worker for DeleteWorker {
+    async fn run(&self, arm: &Arc<Arm>, target: &str) -> ArmResult<OperationStatus> {
+        delete_worker(arm, target)
+            .await
+            .map(|()| OperationStatus::Succeeded)
+    }
+}
+
 /// Runs the deployment recorded in `rec` to its end (Succeeded or Failed, recorded in `rec`),
 /// unless it is canceled or deleted meanwhile.
 pub fn run<'a>(
-    app: &'a AppState,
+    app: &'a Arc<Arm>,
     rec: &'a mut Record,
     seed: Option<Seed>,
 ) -> Pin<Box<dyn Future<Output = Result<(), Stop>> + Send + 'a>> {

@@ -4,7 +4,9 @@
 use serde_json::{Map, Value, json};
 
 use super::{Action, run};
-use crate::app::AppState;
+use std::sync::Arc;
+
+use crate::arm::Arm;
 use crate::arm::ArmError;
 use crate::deploy::plan::Instance;
 use crate::deploy::record::{Record, Spec, Stop, Target};
@@ -40,7 +42,7 @@ pub(super) fn evaluates_outside(inst: &Instance, template: Option<&Value>) -> bo
 
 /// A nested deployment, run inline as its own deployment record.
 pub(super) fn nested(
-    app: AppState,
+    app: Arc<Arm>,
     target: Target,
     body: Map<String, Value>,
     template: Option<Value>,

@@ -19,9 +19,10 @@ use crate::api::network::{
     IpConfig, NIC_TYPE, errors, ip_configs_of, rows, same_id, subscription_of,
 };
 use crate::api::only;
-use crate::app::App;
+use crate::arm::Arm;
 use crate::arm::resources as generic;
 use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId, list};
+use crate::runtime::Runtime;
 
 /// What the data plane's probes say of one backend: `Some(true)` up, `Some(false)` down,
 /// `None` unknown (not probed successfully yet, or the rule has no probe).
@@ -83,14 +84,15 @@ fn child_not_found(id: &ResourceId, collection: &str, name: &str) -> ArmError {
     )
 }
 
-async fn ip_configs(app: &App, doc: &Value) -> ArmResult<Vec<IpConfig>> {
+async fn ip_configs(app: &Arm, doc: &Value) -> ArmResult<Vec<IpConfig>> {
     Ok(ip_configs_of(
         &rows(app, &subscription_of(doc), NIC_TYPE).await?,
     ))
 }
 
 pub async fn route(
-    app: &Arc<App>,
+    app: &Arc<Arm>,
+    rt: &Runtime,
     req: &ArmRequest,
     id: &ResourceId,
     rest: &[&str],
@@ -149,7 +151,7 @@ pub async fn route(
                     instance_of.insert(ipc.clone(), vm);
                 }
             }
-            let table = app.runtime.prober.health().snapshot();
+            let table = rt.prober.health().snapshot();
             let health = |b: &nat::Backend| -> Option<bool> {
                 let instance = instance_of.get(b.ip_configuration.as_ref()?)?;
                 let key = crate::runtime::probe::ProbeKey::new(probe.clone()?, instance.clone());

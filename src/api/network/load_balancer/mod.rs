@@ -33,12 +33,16 @@ use super::{
     API_VERSIONS, IpConfig, LB_TYPE, NIC_TYPE, complete_child, errors, ip_configs_of, rows,
     rows_tx, same_id, subscription_of,
 };
-use crate::app::App;
+use crate::arm::Arm;
 use crate::arm::resource_type::{Child, ResourceType, WriteCx};
 use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId};
+use crate::runtime::Runtime;
 use children::COLLECTIONS;
 
-pub struct LoadBalancers;
+pub struct LoadBalancers {
+    /// Rule health comes from the runtime's probes.
+    pub runtime: Arc<Runtime>,
+}
 
 fn items<'a>(doc: &'a Value, property: &str) -> &'a [Value] {
     doc["properties"][property]
@@ -249,7 +253,7 @@ impl ResourceType for LoadBalancers {
         Ok(())
     }
 
-    async fn render(&self, app: &App, mut doc: Value) -> ArmResult<Value> {
+    async fn render(&self, app: &Arm, mut doc: Value) -> ArmResult<Value> {
         let sub = subscription_of(&doc);
         let configs = ip_configs_of(&rows(app, &sub, NIC_TYPE).await?);
         children::render(&mut doc, &configs);
@@ -258,11 +262,11 @@ impl ResourceType for LoadBalancers {
 
     async fn route(
         &self,
-        app: &Arc<App>,
+        app: &Arc<Arm>,
         req: &ArmRequest,
         id: &ResourceId,
         rest: &[&str],
     ) -> ArmResult<Response> {
-        actions::route(app, req, id, rest).await
+        actions::route(app, &self.runtime, req, id, rest).await
     }
 }

@@ -3,7 +3,6 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::api::resources::groups;
 use crate::arm::{ArmError, ArmRequest, ArmResult};
 use crate::deploy::jsonc;
 use crate::deploy::record::{self, Spec, Target};
@@ -106,7 +105,7 @@ pub fn spec_from_body(
             Some(crate::arm::location::parse_for(l, record::TYPE)?)
         }
     };
-    let tags = groups::parse_tags(body.get("tags"))?.map(Value::Object);
+    let tags = crate::arm::tags::parse_tags(body.get("tags"))?.map(Value::Object);
     Ok(Spec {
         template,
         parameters: props.get("parameters").cloned().unwrap_or(json!({})),

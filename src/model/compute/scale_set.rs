@@ -4,8 +4,8 @@
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::arm::{ArmError, ArmResult};
 use crate::model::duration;
+use crate::model::error::{ArmError, ArmResult};
 
 /// Azure's limit on a base64-encoded customData.
 pub const MAX_CUSTOM_DATA: usize = 87_380;

@@ -1,0 +1,108 @@
+//! Queries about scale-set instances: the rows of one scale set, the loopback addresses in
+//! use, and what the runtime observed of each instance's process.
+
+use sqlx::SqliteConnection;
+
+use super::{Resource, Store, now, resources};
+
+/// Instance rows whose internal `scaleSet` is `vmss_key`, in creation order.
+pub async fn of_scale_set(
+    conn: &mut SqliteConnection,
+    vmss_key: &str,
+) -> Result<Vec<Resource>, sqlx::Error> {
+    let keys: Vec<(String,)> = sqlx::query_as(
+        "SELECT key FROM resources WHERE json_extract(body, '$._armlet.scaleSet') = ?1
+         ORDER BY json_extract(body, '$._armlet.created')",
+    )
+    .bind(vmss_key)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut rows = Vec::new();
+    for (key,) in keys {
+        rows.extend(resources::get(&mut *conn, &key).await?);
+    }
+    Ok(rows)
+}
+
+/// The loopback addresses instances bind, anywhere.
+pub async fn bind_addresses(conn: &mut SqliteConnection) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT json_extract(body, '$._armlet.bindAddress') FROM resources
+         WHERE json_extract(body, '$._armlet.bindAddress') IS NOT NULL",
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(a,)| a).collect())
+}
+
+/// What the runtime last started for an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessRecord {
+    pub generation: u64,
+    pub model_version: u64,
+    pub started_at: String,
+}
+
+impl Store {
+    pub async fn record_process(
+        &self,
+        key: &str,
+        generation: u64,
+        model_version: u64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO instance_processes (key, generation, model_version, started_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (key) DO UPDATE SET generation = excluded.generation,
+               model_version = excluded.model_version, started_at = excluded.started_at",
+        )
+        .bind(key.to_ascii_lowercase())
+        .bind(generation as i64)
+        .bind(model_version as i64)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn forget_process(&self, key: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM instance_processes WHERE key = ?")
+            .bind(key.to_ascii_lowercase())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn process(&self, key: &str) -> Result<Option<ProcessRecord>, sqlx::Error> {
+        let row: Option<(i64, i64, String)> = sqlx::query_as(
+            "SELECT generation, model_version, started_at FROM instance_processes WHERE key = ?",
+        )
+        .bind(key.to_ascii_lowercase())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(g, m, at)| ProcessRecord {
+            generation: g as u64,
+            model_version: m as u64,
+            started_at: at,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn process_records_round_trip() {
+        let store = Store::in_memory().await.unwrap();
+        store.record_process("/A/vm/0", 2, 5).await.unwrap();
+        let r = store.process("/a/vm/0").await.unwrap().unwrap();
+        assert_eq!((r.generation, r.model_version), (2, 5));
+        store.record_process("/a/vm/0", 3, 6).await.unwrap();
+        assert_eq!(
+            store.process("/a/vm/0").await.unwrap().unwrap().generation,
+            3
+        );
+        store.forget_process("/a/vm/0").await.unwrap();
+        assert!(store.process("/a/vm/0").await.unwrap().is_none());
+    }
+}
