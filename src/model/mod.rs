@@ -14,3 +14,4 @@ pub mod error;
 pub mod id;
 pub mod merge;
 pub mod network;
+pub mod time;

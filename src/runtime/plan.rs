@@ -253,7 +253,7 @@ pub fn plan(state: &State, ports: PortRule) -> Plan {
                 if udp { PortKind::Udp } else { PortKind::Banner },
             );
             let mut key = nat.id.to_ascii_lowercase();
-            if let NatOrigin::PoolRule { index } = nat.origin {
+            if let NatOrigin::PoolRule { index, .. } = nat.origin {
                 key.push_str(&format!("|{index}"));
             }
             frontends.push(FrontendPlan {

@@ -35,6 +35,14 @@ pub async fn bind_addresses(conn: &mut SqliteConnection) -> Result<Vec<String>, 
     Ok(rows.into_iter().map(|(a,)| a).collect())
 }
 
+impl Store {
+    /// Instance rows of a scale set, in creation order (outside a write transaction).
+    pub async fn instances_of(&self, vmss_key: &str) -> Result<Vec<Resource>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        of_scale_set(&mut conn, vmss_key).await
+    }
+}
+
 /// What the runtime last started for an instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessRecord {

@@ -129,9 +129,4 @@ impl Store {
     }
 }
 
-/// RFC 3339 UTC timestamp with microseconds, as ARM writes them.
-pub fn now() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
-}
+pub use crate::model::time::now;

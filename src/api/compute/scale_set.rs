@@ -9,15 +9,17 @@ use async_trait::async_trait;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use super::instances::{self, INTERNAL, NewInstance};
+use super::instances::{self, NewInstance};
 use crate::arm::Arm;
 use crate::arm::resource_type::{ResourceType, WriteCx};
 use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId};
+use crate::model::compute::INTERNAL;
+use crate::model::compute::instance::{InstanceState, ScaleSetState};
 use crate::model::compute::scale_set::{self as model, InstanceFacts};
 use crate::model::merge::{merge, strip_nulls};
 use crate::runtime::Runtime;
 
-pub const TYPE: &str = "Microsoft.Compute/virtualMachineScaleSets";
+pub use crate::model::compute::SCALE_SET_TYPE as TYPE;
 
 /// How long instances may take to start before provisioning fails.
 const PROVISION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -88,30 +90,29 @@ impl ResourceType for ScaleSets {
         let profile_changed = existing.is_some_and(|e| {
             e["properties"]["virtualMachineProfile"] != doc["properties"]["virtualMachineProfile"]
         });
-        let mut internal = existing
-            .map(|e| e[INTERNAL].clone())
-            .unwrap_or_else(|| json!({"modelVersion": 1, "nextInstanceId": 0, "created": 0}));
+        let mut state = match existing {
+            Some(e) => ScaleSetState::of(e).map_err(ArmError::internal)?,
+            None => ScaleSetState::default(),
+        };
         if profile_changed {
-            internal["modelVersion"] = json!(internal["modelVersion"].as_u64().unwrap_or(1) + 1);
+            state.model_version += 1;
         }
-        doc[INTERNAL] = internal;
         doc["properties"]["provisioningState"] = json!("Succeeded");
 
-        scale_to(cx, &mut doc, self.address_block).await?;
-        {
-            if profile_changed && doc["properties"]["upgradePolicy"]["mode"] == "Automatic" {
-                let all: Vec<String> = instances::list_rows(cx, &cx.id.clone())
-                    .await?
-                    .iter()
-                    .map(|r| {
-                        r.body["instanceId"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_string()
-                    })
-                    .collect();
-                super::vm::apply_latest_model(cx, &doc, &all).await?;
-            }
+        scale_to(cx, &mut doc, &mut state, self.address_block).await?;
+        state.store(&mut doc);
+        if profile_changed && doc["properties"]["upgradePolicy"]["mode"] == "Automatic" {
+            let all: Vec<String> = instances::list_rows(cx, &cx.id.clone())
+                .await?
+                .iter()
+                .map(|r| {
+                    r.body["instanceId"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .collect();
+            super::vm::apply_latest_model(cx, &doc, &all).await?;
         }
         Ok(doc)
     }
@@ -124,32 +125,32 @@ impl ResourceType for ScaleSets {
     /// every instance that should run.
     async fn provision(&self, app: &Arc<Arm>, id: &ResourceId) -> ArmResult<()> {
         let key = id.key();
-        let deadline = tokio::time::Instant::now() + PROVISION_TIMEOUT;
-        loop {
-            let rows = {
-                let mut conn = app.store.pool().acquire().await?;
-                instances::rows_of(&mut conn, &key).await?
-            };
-            let plan = self.runtime.plan.load();
-            let planned = rows.iter().all(|r| {
-                plan.instances.iter().any(|i| {
-                    i.key == r.key()
-                        && Some(i.generation) == r.body[INTERNAL]["generation"].as_u64()
-                })
-            });
-            if planned && self.runtime.converged(|i| i.scale_set_id == key).await {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() > deadline || app.shutdown.is_cancelled() {
-                return Err(ArmError::conflict(
-                    "OSProvisioningTimedOut",
-                    format!(
-                        "The instances of scale set '{}' did not start within {PROVISION_TIMEOUT:?}.",
-                        id.name()
-                    ),
-                ));
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let rt = &self.runtime;
+        let converged = rt
+            .wait_until(PROVISION_TIMEOUT, || async {
+                let Ok(rows) = app.store.instances_of(&key).await else {
+                    return false;
+                };
+                let plan = rt.plan.load();
+                let planned = rows.iter().all(|r| {
+                    let generation = InstanceState::of(&r.body).map(|s| s.generation).ok();
+                    plan.instances
+                        .iter()
+                        .any(|i| i.key == r.key() && Some(i.generation) == generation)
+                });
+                planned && rt.converged(|i| i.scale_set_id == key).await
+            })
+            .await;
+        if converged {
+            Ok(())
+        } else {
+            Err(ArmError::conflict(
+                "OSProvisioningTimedOut",
+                format!(
+                    "The instances of scale set '{}' did not start within {PROVISION_TIMEOUT:?}.",
+                    id.name()
+                ),
+            ))
         }
     }
 
@@ -277,60 +278,60 @@ async fn child_exists(cx: &mut WriteCx<'_>, id: &str, collection: &str) -> ArmRe
         }))
 }
 
-/// Creates or removes instances until the Uniform scale set has `sku.capacity` of them.
-async fn scale_to(cx: &mut WriteCx<'_>, doc: &mut Value, address_block: u8) -> ArmResult<()> {
+/// Creates or removes instances until the scale set has `sku.capacity` of them; a scale-in
+/// removes the instances the scale-in policy picks.
+async fn scale_to(
+    cx: &mut WriteCx<'_>,
+    doc: &mut Value,
+    state: &mut ScaleSetState,
+    address_block: u8,
+) -> ArmResult<()> {
     let vmss_id = cx.id.clone();
     let rows = instances::list_rows(cx, &vmss_id).await?;
     let want = model::capacity(doc) as usize;
     let flexible = model::orchestration_mode(doc) == "Flexible";
     if rows.len() > want {
-        let facts: Vec<InstanceFacts> = rows
-            .iter()
-            .map(|r| InstanceFacts {
-                instance_id: if flexible { r.body[INTERNAL]["created"].as_u64().unwrap_or(0) } else { instances::instance_number(&r.body) },
-                created: r.body[INTERNAL]["created"].as_u64().unwrap_or(0),
+        let mut facts = Vec::new();
+        for r in &rows {
+            let created = instances::state_of(r)?.created;
+            facts.push(InstanceFacts {
+                key: r.key(),
+                // Flexible VMs have no numeric id: their creation order stands in for it.
+                number: match flexible {
+                    true => created,
+                    false => r.body["instanceId"].as_str().and_then(|i| i.parse().ok()).unwrap_or(created),
+                },
+                created,
                 protected_from_scale_in: r.body["properties"]["protectionPolicy"]["protectFromScaleIn"] == true,
-            })
-            .collect();
+            });
+        }
         let rule = doc["properties"]["scaleInPolicy"]["rules"][0]
             .as_str()
             .unwrap_or("Default");
         let victims = model::scale_in_victims(&facts, rows.len() - want, rule);
-        for row in rows
-            .iter()
-            .filter(|r| victims.contains(&instances::instance_number(&r.body)))
-        {
+        for row in rows.iter().filter(|r| victims.contains(&r.key())) {
             instances::delete_instance(cx, row).await?;
         }
     }
-    let mut taken_ips = Vec::new();
     let mut taken_addresses: Vec<Ipv4Addr> = Vec::new();
     for _ in rows.len()..want {
-        let internal = &mut doc[INTERNAL];
-        let instance_id = internal["nextInstanceId"].as_u64().unwrap_or(0);
-        let created = internal["created"].as_u64().unwrap_or(0);
-        internal["nextInstanceId"] = json!(instance_id + 1);
-        internal["created"] = json!(created + 1);
-        let model_version = internal["modelVersion"].as_u64().unwrap_or(1);
         let bind_address =
             instances::allocate_bind_address(cx, address_block, &taken_addresses).await?;
         taken_addresses.push(bind_address);
-        let identity = instances::identity(&vmss_id, doc, instance_id);
-        let nics = instances::build_nics(cx, &vmss_id, doc, &identity.id, &mut taken_ips).await?;
-        let new = NewInstance {
-            vmss_id: &vmss_id,
-            vmss_doc: doc,
-            instance_id,
-            identity: &identity,
-            created,
-            model_version,
-            bind_address,
-        };
-        let (row, nic_rows) = instances::instance_rows(&new, nics);
-        for nic in &nic_rows {
-            cx.put(nic).await?;
-        }
-        cx.put(&row).await?;
+        instances::create(
+            cx,
+            NewInstance {
+                vmss_id: &vmss_id,
+                vmss_doc: doc,
+                number: state.next_instance_id,
+                created: state.created,
+                model_version: state.model_version,
+                bind_address,
+            },
+        )
+        .await?;
+        state.next_instance_id += 1;
+        state.created += 1;
     }
     Ok(())
 }

@@ -10,11 +10,12 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::instances::{self, INTERNAL};
+use super::instances;
 use crate::api::only;
 use crate::arm::Arm;
 use crate::arm::resource_type::{ResourceType, WriteCx};
 use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId};
+use crate::model::compute::FLEX_VM_TYPE;
 use crate::runtime::Runtime;
 
 pub struct VirtualMachines {
@@ -42,7 +43,7 @@ fn scale_set_of(doc: &Value) -> ArmResult<ResourceId> {
 #[async_trait]
 impl ResourceType for VirtualMachines {
     fn type_name(&self) -> &'static str {
-        instances::FLEX_VM_TYPE
+        FLEX_VM_TYPE
     }
 
     fn api_versions(&self) -> &'static [&'static str] {
@@ -104,11 +105,8 @@ impl ResourceType for VirtualMachines {
         Ok(())
     }
 
-    async fn render(&self, _arm: &Arm, mut doc: Value) -> ArmResult<Value> {
-        if let Some(o) = doc.as_object_mut() {
-            o.remove(INTERNAL);
-        }
-        Ok(doc)
+    async fn render(&self, _arm: &Arm, doc: Value) -> ArmResult<Value> {
+        Ok(instances::without_internal(doc))
     }
 
     async fn route(

@@ -8,13 +8,14 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::instances::{self, INTERNAL};
+use super::instances;
 use super::scale_set;
 use crate::api::{method_not_allowed, only};
 use crate::arm::Arm;
 use crate::arm::resource_type::WriteCx;
 use crate::arm::resources as generic;
 use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId, list};
+use crate::model::compute::instance::{InstanceAction, PowerState, ScaleSetState};
 use crate::runtime::Runtime;
 use crate::store::{Resource, resources};
 
@@ -160,8 +161,7 @@ fn instance_ids(req: &ArmRequest) -> ArmResult<Option<Vec<String>>> {
 
 async fn instance_rows(app: &Arm, vmss: &ResourceId) -> ArmResult<Vec<Resource>> {
     generic::get_stored(app, vmss).await?;
-    let mut conn = app.store.pool().acquire().await?;
-    Ok(instances::rows_of(&mut conn, &vmss.key()).await?)
+    Ok(app.store.instances_of(&vmss.key()).await?)
 }
 
 async fn instance_row(app: &Arm, vmss: &ResourceId, instance: &str) -> ArmResult<Resource> {
@@ -198,39 +198,32 @@ pub async fn render_instance(
     row: &Resource,
     expand_view: bool,
 ) -> ArmResult<Value> {
-    let vmss_key = row.body[INTERNAL]["scaleSet"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let state = instances::state_of(row)?;
     let current = app
         .store
-        .get(&vmss_key)
+        .get(&state.scale_set)
         .await?
-        .and_then(|v| v.body[INTERNAL]["modelVersion"].as_u64());
+        .and_then(|v| ScaleSetState::of(&v.body).ok())
+        .map(|s| s.model_version);
     let mut doc = row.body.clone();
-    doc["properties"]["latestModelApplied"] =
-        json!(current == doc[INTERNAL]["modelVersion"].as_u64());
+    doc["properties"]["latestModelApplied"] = json!(current == Some(state.model_version));
     if expand_view {
         doc["properties"]["instanceView"] = instance_view(app, rt, row).await?;
     }
-    if let Some(o) = doc.as_object_mut() {
-        o.remove(INTERNAL);
-    }
-    Ok(doc)
+    Ok(instances::without_internal(doc))
 }
 
 /// The power state Azure would show for the stored state.
-fn power_status(power: &str) -> (&'static str, &'static str) {
+fn power_status(power: PowerState) -> (&'static str, &'static str) {
     match power {
-        "stopped" => ("PowerState/stopped", "VM stopped"),
-        "deallocated" => ("PowerState/deallocated", "VM deallocated"),
-        _ => ("PowerState/running", "VM running"),
+        PowerState::Stopped => ("PowerState/stopped", "VM stopped"),
+        PowerState::Deallocated => ("PowerState/deallocated", "VM deallocated"),
+        PowerState::Running => ("PowerState/running", "VM running"),
     }
 }
 
 pub async fn instance_view(_app: &Arm, rt: &Runtime, row: &Resource) -> ArmResult<Value> {
-    let internal = &row.body[INTERNAL];
-    let (power_code, power_text) = power_status(internal["power"].as_str().unwrap_or("running"));
+    let (power_code, power_text) = power_status(instances::state_of(row)?.power);
     let mut statuses = vec![
         json!({"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded", "time": row.body["properties"]["timeCreated"]}),
         json!({"code": power_code, "level": "Info", "displayStatus": power_text}),
@@ -367,26 +360,14 @@ pub async fn act(
                 .collect();
             apply_latest_model(&mut cx, &vmss_row.body, &ids).await?;
         }
-        _ => {
+        action => {
+            let action: InstanceAction = action.parse().map_err(|e: String| {
+                ArmError::bad_request("InvalidParameter", e).with_target("action")
+            })?;
             for row in selected {
-                let mut row = row.clone();
-                let internal = &mut row.body[INTERNAL];
-                let generation = internal["generation"].as_u64().unwrap_or(0);
-                match action {
-                    "start" => internal["power"] = json!("running"),
-                    "poweroff" => internal["power"] = json!("stopped"),
-                    "deallocate" => internal["power"] = json!("deallocated"),
-                    "restart" | "redeploy" => internal["generation"] = json!(generation + 1),
-                    "reimage" | "reimageall" => {
-                        internal["generation"] = json!(generation + 1);
-                        internal["reimages"] =
-                            json!(internal["reimages"].as_u64().unwrap_or(0) + 1);
-                        internal["power"] = json!("running");
-                    }
-                    _ => {}
-                }
-                row.etag = crate::arm::tags::new_etag();
-                cx.put(&row).await?;
+                let mut state = instances::state_of(row)?;
+                state.apply(action);
+                instances::put_state(&mut cx, row, &state).await?;
             }
         }
     }
@@ -401,23 +382,22 @@ pub async fn apply_latest_model(
     vmss_doc: &Value,
     ids: &[String],
 ) -> ArmResult<()> {
-    let version = vmss_doc[INTERNAL]["modelVersion"].as_u64().unwrap_or(1);
+    let version = ScaleSetState::of(vmss_doc)
+        .map_err(ArmError::internal)?
+        .model_version;
+    let profile = &vmss_doc["properties"]["virtualMachineProfile"];
     let vmss_id = cx.id.clone();
     for mut row in instances::list_rows(cx, &vmss_id).await? {
         if !ids.iter().any(|i| instances::matches_instance(&row, i)) {
             continue;
         }
-        let internal = &mut row.body[INTERNAL];
-        if internal["modelVersion"].as_u64() == Some(version) {
+        let mut state = instances::state_of(&row)?;
+        if state.model_version == version {
             continue;
         }
-        internal["modelVersion"] = json!(version);
-        internal["model"] = vmss_doc["properties"]["virtualMachineProfile"].clone();
-        internal["generation"] = json!(internal["generation"].as_u64().unwrap_or(0) + 1);
-        row.body["properties"]["storageProfile"] =
-            vmss_doc["properties"]["virtualMachineProfile"]["storageProfile"].clone();
-        row.etag = crate::arm::tags::new_etag();
-        cx.put(&row).await?;
+        state.apply_model(version, profile);
+        row.body["properties"]["storageProfile"] = profile["storageProfile"].clone();
+        instances::put_state(cx, &row, &state).await?;
     }
     Ok(())
 }

@@ -31,10 +31,9 @@ use crate::arm::{ArmResult, ResourceId};
 use crate::runtime::Runtime;
 use crate::store::{Resource, ResourceQuery};
 
-pub const PUBLIC_IP_TYPE: &str = "Microsoft.Network/publicIPAddresses";
-pub const VNET_TYPE: &str = "Microsoft.Network/virtualNetworks";
-pub const NIC_TYPE: &str = "Microsoft.Network/networkInterfaces";
-pub const LB_TYPE: &str = "Microsoft.Network/loadBalancers";
+pub use crate::model::network::{
+    IpConfigView, LB_TYPE, NIC_TYPE, PUBLIC_IP_TYPE, VNET_TYPE, same_id,
+};
 
 /// The api-versions advertised for every Microsoft.Network type (any well-formed one works).
 pub const API_VERSIONS: &[&str] = &[
@@ -85,12 +84,6 @@ pub fn register(r: &mut Registry, runtime: &Arc<Runtime>, address_block: u8) {
     });
 }
 
-/// Whether two resource ids name the same thing (ARM ids compare case-insensitively).
-pub fn same_id(a: &str, b: &str) -> bool {
-    a.trim_end_matches('/')
-        .eq_ignore_ascii_case(b.trim_end_matches('/'))
-}
-
 /// `{"id": id}`, ARM's SubResource.
 pub fn sub_resource(id: &str) -> Value {
     json!({ "id": id })
@@ -116,44 +109,9 @@ pub fn ip_configurations(nic: &Value) -> impl Iterator<Item = &Value> {
         .flatten()
 }
 
-/// One NIC ipConfiguration with its full id (`<nic id>/ipConfigurations/<name>`).
-#[derive(Debug, Clone)]
-pub struct IpConfig {
-    pub id: String,
-    pub nic_id: String,
-    pub body: Value,
-}
-
-impl IpConfig {
-    pub fn properties(&self) -> &Value {
-        &self.body["properties"]
-    }
-
-    /// Whether the ipConfiguration lists `target` in the SubResource array `property`.
-    pub fn references(&self, property: &str, target: &str) -> bool {
-        ref_ids(&self.properties()[property])
-            .iter()
-            .any(|id| same_id(id, target))
-    }
-
-    pub fn private_ip(&self) -> Option<&str> {
-        self.properties()["privateIPAddress"].as_str()
-    }
-}
-
-/// The ipConfigurations of NIC rows, in row order.
-pub fn ip_configs_of(nics: &[Resource]) -> Vec<IpConfig> {
-    nics.iter()
-        .flat_map(|nic| {
-            ip_configurations(&nic.body).filter_map(|c| {
-                Some(IpConfig {
-                    id: format!("{}/ipConfigurations/{}", nic.id, c["name"].as_str()?),
-                    nic_id: nic.id.clone(),
-                    body: c.clone(),
-                })
-            })
-        })
-        .collect()
+/// The ipConfigurations of NIC rows, in row order, as the model reads them.
+pub fn ip_configs_of(nics: &[Resource]) -> Vec<IpConfigView> {
+    crate::model::network::nic::ip_configs_of(nics.iter().map(|r| &r.body))
 }
 
 fn of_type(sub: &str, type_name: &str) -> ResourceQuery {

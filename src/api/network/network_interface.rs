@@ -14,13 +14,16 @@ use serde_json::{Map, Value, json};
 
 use super::address::{allocate_private_ip, find_subnet, used_private_ips};
 use super::body::{self, object_mut};
-use super::load_balancer::nat::parse_generated_rule_name;
 use super::{
     API_VERSIONS, LB_TYPE, NIC_TYPE, PUBLIC_IP_TYPE, complete_child, errors, is_type,
     parse_child_ref, public_ip, rows_tx, stamp_child_etags, sub_resource,
 };
 use crate::arm::resource_type::{Child, ResourceType, WriteCx};
 use crate::arm::{ArmError, ArmResult, ResourceId};
+use crate::model::network::LoadBalancer;
+use crate::model::network::load_balancer::parse_generated_rule_name;
+use crate::model::network::resolution::next_nat_pool_index as next_nat_pool_index_of;
+use crate::store::Resource;
 
 pub const IP_CONFIGURATION_TYPE: &str = "Microsoft.Network/networkInterfaces/ipConfigurations";
 
@@ -371,6 +374,131 @@ pub async fn complete_nic(
     }
     dns["appliedDnsServers"] = json!([]);
     Ok(doc)
+}
+
+/// What a new scale-set instance's NICs are made from.
+pub struct InstanceNics<'a> {
+    /// The instance (a Uniform `virtualMachines` child or a Flexible VM).
+    pub vm_id: &'a ResourceId,
+    pub location: &'a Value,
+    /// The model's `networkProfile.networkInterfaceConfigurations`.
+    pub configurations: &'a [Value],
+    /// Flexible instances get ordinary NICs `{vm}-{config}`; Uniform ones NICs below the
+    /// instance.
+    pub flexible: bool,
+}
+
+/// Creates the NICs of a new scale-set instance, one per NIC configuration of the model:
+/// each ipConfiguration in its subnet with the next free address, in the model's backend
+/// pools, and taking the next free instance `<pool>.<k>` of each NAT pool it names. Each
+/// NIC is validated and completed exactly as a NIC PUT is ([`complete_nic`]) and written at
+/// once, so the next NIC (or instance) in the same transaction sees its address and NAT
+/// ports taken. Returns the NIC documents.
+pub async fn create_instance_nics(
+    cx: &mut WriteCx<'_>,
+    n: InstanceNics<'_>,
+) -> ArmResult<Vec<Value>> {
+    let mut nics = Vec::new();
+    for config in n.configurations {
+        let config_name = config["name"].as_str().unwrap_or("nic");
+        let (name, id) = if n.flexible {
+            let name = format!("{}-{config_name}", n.vm_id.name());
+            let id = ResourceId::new(
+                &n.vm_id.subscription,
+                n.vm_id.resource_group.as_deref(),
+                "Microsoft.Network",
+                vec![("networkInterfaces".into(), name.clone())],
+            );
+            (name, id)
+        } else {
+            (
+                config_name.to_string(),
+                n.vm_id.child("networkInterfaces", config_name),
+            )
+        };
+        let mut ip_configs = Vec::new();
+        for ipc in config["properties"]["ipConfigurations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let props = &ipc["properties"];
+            let mut nat_rules = Vec::new();
+            for pool in props["loadBalancerInboundNatPools"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let pool_id = pool["id"].as_str().unwrap_or_default();
+                let k = next_nat_pool_index(cx, pool_id).await?;
+                let (lb, pool_name) = pool_id
+                    .rsplit_once("/inboundNatPools/")
+                    .unwrap_or((pool_id, ""));
+                nat_rules.push(json!({"id": format!("{lb}/inboundNatRules/{pool_name}.{k}")}));
+            }
+            ip_configs.push(json!({
+                "name": ipc["name"].as_str().unwrap_or("ipconfig"),
+                "properties": {
+                    "subnet": props["subnet"],
+                    "primary": props["primary"].as_bool().unwrap_or(ip_configs.is_empty()),
+                    "privateIPAllocationMethod": "Dynamic",
+                    "loadBalancerBackendAddressPools": props["loadBalancerBackendAddressPools"].as_array().cloned().unwrap_or_default(),
+                    "loadBalancerInboundNatRules": nat_rules,
+                }
+            }));
+        }
+        let skeleton = json!({
+            "name": name,
+            "id": id.to_string(),
+            "type": NIC_TYPE,
+            "location": n.location,
+            "properties": {
+                "ipConfigurations": ip_configs,
+                "enableAcceleratedNetworking": config["properties"]["enableAcceleratedNetworking"].as_bool().unwrap_or(false),
+            }
+        });
+        let mut doc = complete_nic(cx, None, skeleton).await?;
+        // Platform-owned: the instance it belongs to, and whether it is its primary NIC.
+        doc["properties"]["virtualMachine"] = sub_resource(&n.vm_id.to_string());
+        doc["properties"]["primary"] = json!(
+            config["properties"]["primary"]
+                .as_bool()
+                .unwrap_or(nics.is_empty())
+        );
+        let etag = crate::arm::tags::new_etag();
+        doc["etag"] = json!(etag);
+        cx.put(&Resource {
+            id: id.to_string(),
+            subscription: id.subscription.clone(),
+            resource_group: id.resource_group.clone(),
+            type_name: NIC_TYPE.into(),
+            name,
+            body: doc.clone(),
+            etag,
+        })
+        .await?;
+        nics.push(doc);
+    }
+    Ok(nics)
+}
+
+/// The NAT-pool index a new instance NIC gets: the smallest the stored NICs do not use,
+/// within the pool's port range.
+async fn next_nat_pool_index(cx: &mut WriteCx<'_>, pool_id: &str) -> ArmResult<u32> {
+    let missing = || errors::invalid_reference(pool_id, &cx.id.to_string());
+    let (lb_id, pool_name) = pool_id
+        .rsplit_once("/inboundNatPools/")
+        .ok_or_else(missing)?;
+    let lb = cx.get(lb_id).await?.ok_or_else(missing)?;
+    let lb = LoadBalancer::from_doc(&lb.body).map_err(ArmError::internal)?;
+    let sub = cx.id.subscription.clone();
+    let configs = super::ip_configs_of(&rows_tx(cx, &sub, NIC_TYPE).await?);
+    next_nat_pool_index_of(&lb, pool_name, &configs).ok_or_else(|| {
+        ArmError::bad_request(
+            "InboundNatPoolFrontendPortRangeExhausted",
+            format!("The frontend port range of inbound NAT pool {pool_id} has no port left for another instance."),
+        )
+    })
 }
 
 #[async_trait]

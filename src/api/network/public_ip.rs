@@ -40,8 +40,8 @@ pub fn users(pip_id: &str, lbs: &[Resource], nics: &[Resource]) -> Vec<String> {
             .filter_map(|fe| fe["id"].as_str().map(str::to_string))
     });
     let ip_configs = ip_configs_of(nics).into_iter().filter_map(|c| {
-        c.properties()["publicIPAddress"]["id"]
-            .as_str()
+        c.public_ip
+            .as_deref()
             .is_some_and(|id| same_id(id, pip_id))
             .then_some(c.id)
     });

@@ -54,11 +54,8 @@ pub fn subnet_users(
     };
     let mut out: Vec<(String, Option<String>)> = ip_configs_of(nics)
         .into_iter()
-        .filter(|c| uses(&c.body))
-        .map(|c| {
-            let ip = address(&c.body);
-            (c.id, ip)
-        })
+        .filter(|c| c.subnet.as_deref().is_some_and(|s| same_id(s, subnet_id)))
+        .map(|c| (c.id, c.private_ip.map(|ip| ip.to_string())))
         .collect();
     for lb in lbs {
         for fe in lb.body["properties"]["frontendIPConfigurations"]

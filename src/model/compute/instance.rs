@@ -19,6 +19,19 @@ crate::arm_enum!(
     }
 );
 
+crate::arm_enum!(
+    /// The power and lifecycle actions on instances (`POST .../{action}`).
+    InstanceAction {
+        Start = "start",
+        PowerOff = "powerOff",
+        Deallocate = "deallocate",
+        Restart = "restart",
+        Redeploy = "redeploy",
+        Reimage = "reimage",
+        ReimageAll = "reimageAll",
+    }
+);
+
 /// armlet's own fields of an instance row.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -50,6 +63,22 @@ impl InstanceState {
     /// Writes the state into an instance document.
     pub fn store(&self, doc: &mut Value) {
         doc[INTERNAL] = serde_json::to_value(self).expect("instance state serializes");
+    }
+
+    /// What an action changes; the runtime then makes the process match.
+    pub fn apply(&mut self, action: InstanceAction) {
+        match action {
+            InstanceAction::Start => self.power = PowerState::Running,
+            InstanceAction::PowerOff => self.power = PowerState::Stopped,
+            InstanceAction::Deallocate => self.power = PowerState::Deallocated,
+            // A new generation is a new process (redeploy moves it to "another host").
+            InstanceAction::Restart | InstanceAction::Redeploy => self.generation += 1,
+            InstanceAction::Reimage | InstanceAction::ReimageAll => {
+                self.generation += 1;
+                self.reimages += 1;
+                self.power = PowerState::Running;
+            }
+        }
     }
 
     /// Moves to a model version: the instance restarts on it.
@@ -146,5 +175,28 @@ mod tests {
         assert_eq!(doc["_armlet"]["generation"], 2);
         assert_eq!(doc["_armlet"]["bindAddress"], "127.2.0.9");
         assert_eq!(InstanceState::of(&doc).unwrap(), inst.state);
+    }
+
+    #[test]
+    fn actions_change_power_generation_and_reimages() {
+        let doc = json!({"_armlet": {"scaleSet": "s", "modelVersion": 1, "model": {}, "power": "running",
+            "created": 0, "generation": 0, "bindAddress": "127.2.0.1"}});
+        let mut s = InstanceState::of(&doc).unwrap();
+        s.apply("poweroff".parse().unwrap());
+        assert_eq!((s.power, s.generation), (PowerState::Stopped, 0));
+        s.apply(InstanceAction::Restart);
+        assert_eq!(
+            (s.power, s.generation),
+            (PowerState::Stopped, 1),
+            "restart keeps power"
+        );
+        s.apply(InstanceAction::Reimage);
+        assert_eq!(
+            (s.power, s.generation, s.reimages),
+            (PowerState::Running, 2, 1)
+        );
+        s.apply(InstanceAction::Deallocate);
+        s.apply(InstanceAction::Start);
+        assert_eq!(s.power, PowerState::Running);
     }
 }

@@ -229,7 +229,7 @@ pub fn apply_defaults(doc: &mut Value) {
         props["uniqueId"] = json!(uuid::Uuid::new_v4().to_string());
     }
     if props["timeCreated"].is_null() {
-        props["timeCreated"] = json!(crate::store::now());
+        props["timeCreated"] = json!(crate::model::time::now());
     }
     if doc["sku"]["capacity"].is_null() {
         doc["sku"]["capacity"] = json!(0);
@@ -261,28 +261,32 @@ pub fn computer_name(prefix: &str, instance_id: u64) -> String {
 /// What the scale-in rule needs to know about an instance.
 #[derive(Debug, Clone)]
 pub struct InstanceFacts {
-    pub instance_id: u64,
+    /// The instance row's key: what the rule returns.
+    pub key: String,
+    /// The instance id (Uniform), or the creation order (Flexible VMs have no number).
+    pub number: u64,
     /// Order of creation (a reimage does not change it).
     pub created: u64,
     pub protected_from_scale_in: bool,
 }
 
-/// The instances a scale-in of `count` removes under `rule` (Default, NewestVM, OldestVM).
-/// Protected instances are never chosen; with one zone, Default removes the highest ids.
-pub fn scale_in_victims(instances: &[InstanceFacts], count: usize, rule: &str) -> Vec<u64> {
+/// The keys of the instances a scale-in of `count` removes under `rule` (Default,
+/// NewestVM, OldestVM). Protected instances are never chosen; with one zone, Default
+/// removes the highest ids.
+pub fn scale_in_victims(instances: &[InstanceFacts], count: usize, rule: &str) -> Vec<String> {
     let mut candidates: Vec<&InstanceFacts> = instances
         .iter()
         .filter(|i| !i.protected_from_scale_in)
         .collect();
     match rule {
-        "OldestVM" => candidates.sort_by_key(|i| (i.created, i.instance_id)),
-        "NewestVM" => candidates.sort_by_key(|i| std::cmp::Reverse((i.created, i.instance_id))),
-        _ => candidates.sort_by_key(|i| std::cmp::Reverse(i.instance_id)),
+        "OldestVM" => candidates.sort_by_key(|i| (i.created, i.number)),
+        "NewestVM" => candidates.sort_by_key(|i| std::cmp::Reverse((i.created, i.number))),
+        _ => candidates.sort_by_key(|i| std::cmp::Reverse(i.number)),
     }
     candidates
         .into_iter()
         .take(count)
-        .map(|i| i.instance_id)
+        .map(|i| i.key.clone())
         .collect()
 }
 
@@ -360,14 +364,15 @@ mod tests {
         let facts: Vec<InstanceFacts> = [(0, 3), (1, 1), (2, 2), (5, 0)]
             .iter()
             .map(|&(id, created)| InstanceFacts {
-                instance_id: id,
+                key: format!("vm{id}"),
+                number: id,
                 created,
                 protected_from_scale_in: id == 5,
             })
             .collect();
-        assert_eq!(scale_in_victims(&facts, 2, "Default"), [2, 1]);
-        assert_eq!(scale_in_victims(&facts, 1, "OldestVM"), [1]);
-        assert_eq!(scale_in_victims(&facts, 1, "NewestVM"), [0]);
+        assert_eq!(scale_in_victims(&facts, 2, "Default"), ["vm2", "vm1"]);
+        assert_eq!(scale_in_victims(&facts, 1, "OldestVM"), ["vm1"]);
+        assert_eq!(scale_in_victims(&facts, 1, "NewestVM"), ["vm0"]);
         assert_eq!(
             scale_in_victims(&facts, 10, "Default").len(),
             3,

@@ -241,6 +241,26 @@ impl LoadBalancer {
             .iter()
             .find(|p| p.name.eq_ignore_ascii_case(name))
     }
+
+    /// The NAT pool instance a NAT rule reference names, if it is one of this load
+    /// balancer's: `(pool index, pool, k)` for `<lb>/inboundNatRules/<pool>.<k>` with `k`
+    /// inside the pool's range. An explicit NAT rule of that name wins.
+    pub fn pool_instance(&self, rule_ref: &str) -> Option<(usize, &Child<NatPoolProperties>, u32)> {
+        let prefix = format!("{}/inboundnatrules/", self.id.to_ascii_lowercase());
+        let lower = rule_ref.trim_end_matches('/').to_ascii_lowercase();
+        let name = lower.strip_prefix(&prefix).filter(|n| !n.contains('/'))?;
+        if self.nat_rule_named(name).is_some() {
+            return None;
+        }
+        let (pool_name, k) = parse_generated_rule_name(name)?;
+        let (index, pool) = self
+            .properties
+            .inbound_nat_pools
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.name.eq_ignore_ascii_case(pool_name))?;
+        (k < pool.properties.size()).then_some((index, pool, k))
+    }
 }
 
 /// The child with id `id` (compared case-insensitively).

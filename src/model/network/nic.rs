@@ -51,6 +51,9 @@ pub struct IpConfigurationProperties {
     pub primary: Option<bool>,
     pub load_balancer_backend_address_pools: Vec<SubResource>,
     pub load_balancer_inbound_nat_rules: Vec<SubResource>,
+    pub subnet: Option<SubResource>,
+    #[serde(rename = "publicIPAddress")]
+    pub public_ip_address: Option<SubResource>,
 }
 
 /// One ip configuration of one NIC, flattened for resolution.
@@ -67,11 +70,17 @@ pub struct IpConfigView {
     pub pools: Vec<String>,
     /// Inbound NAT rule ids it takes (explicit rules, or `<pool>.<k>` of a NAT pool).
     pub nat_rules: Vec<String>,
+    pub subnet: Option<String>,
+    pub public_ip: Option<String>,
 }
 
 impl IpConfigView {
     pub fn in_pool(&self, pool_id: &str) -> bool {
         self.pools.iter().any(|p| super::same_id(p, pool_id))
+    }
+
+    pub fn takes_nat_rule(&self, rule_id: &str) -> bool {
+        self.nat_rules.iter().any(|r| super::same_id(r, rule_id))
     }
 }
 
@@ -99,6 +108,12 @@ impl Nic {
                 primary: c.properties.primary.unwrap_or(i == 0),
                 pools: ids(&c.properties.load_balancer_backend_address_pools),
                 nat_rules: ids(&c.properties.load_balancer_inbound_nat_rules),
+                subnet: c.properties.subnet.as_ref().map(|s| s.id.clone()),
+                public_ip: c
+                    .properties
+                    .public_ip_address
+                    .as_ref()
+                    .map(|s| s.id.clone()),
             })
     }
 }

@@ -7,9 +7,7 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use super::load_balancer::{
-    Child, LoadBalancer, ProbeProperties, by_id, idle_timeout, parse_generated_rule_name,
-};
+use super::load_balancer::{Child, LoadBalancer, ProbeProperties, by_id, idle_timeout};
 use super::nic::{IpConfigView, PublicIp};
 use super::{LoadDistribution, NoHealthyBackends, ProbeProtocol, TransportProtocol, same_id};
 
@@ -97,8 +95,9 @@ pub struct RuleBinding {
 pub enum NatOrigin {
     /// A single-port NAT rule an ip configuration references.
     Rule,
-    /// Member `index` of a NAT rule over a backend pool (frontend port = range start + index).
-    PoolRule { index: u32 },
+    /// Member `index` of a NAT rule over backend pool `pool_id` (frontend port = range
+    /// start + index).
+    PoolRule { pool_id: String, index: u32 },
     /// Instance `index` of a NAT pool (`<pool>.<index>`, frontend port = range start + index).
     NatPool { pool_id: String, index: u32 },
 }
@@ -252,19 +251,17 @@ pub fn resolve(lb: &LoadBalancer, public_ips: &[PublicIp], configs: &[IpConfigVi
                 member,
                 idle_timeout: idle_timeout(r.idle_timeout_in_minutes),
                 tcp_reset: r.enable_tcp_reset == Some(true),
-                origin: NatOrigin::PoolRule { index: k as u32 },
+                origin: NatOrigin::PoolRule {
+                    pool_id: pool.id.clone(),
+                    index: k as u32,
+                },
             });
         }
     }
     // Single-port rules and NAT pool instances, taken by the ip configurations that name them.
-    let prefix = format!("{}/inboundnatrules/", lb.id.to_ascii_lowercase());
-    let mut pool_instances = Vec::new();
+    let mut pool_instances: Vec<(usize, u32, NatBinding)> = Vec::new();
     for c in configs {
         for reference in &c.nat_rules {
-            let lower = reference.to_ascii_lowercase();
-            let Some(name) = lower.strip_prefix(&prefix) else {
-                continue;
-            };
             if let Some(rule) = p
                 .inbound_nat_rules
                 .iter()
@@ -291,25 +288,16 @@ pub fn resolve(lb: &LoadBalancer, public_ips: &[PublicIp], configs: &[IpConfigVi
                 });
                 continue;
             }
-            let Some((pool_name, k)) = parse_generated_rule_name(name) else {
+            let Some((pool_index, pool, k)) = lb.pool_instance(reference) else {
                 continue;
             };
-            let Some((pool_index, pool)) = p
-                .inbound_nat_pools
+            if pool_instances
                 .iter()
-                .enumerate()
-                .find(|(_, pool)| pool.name.eq_ignore_ascii_case(pool_name))
-            else {
-                continue;
-            };
-            let pp = &pool.properties;
-            if k >= pp.size()
-                || pool_instances
-                    .iter()
-                    .any(|(i, j, _)| *i == pool_index && *j == k)
+                .any(|(i, j, _)| *i == pool_index && *j == k)
             {
                 continue;
             }
+            let pp = &pool.properties;
             let name = format!("{}.{k}", pool.name);
             pool_instances.push((
                 pool_index,

@@ -14,22 +14,21 @@ use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::nat::{self, Backend, Target};
-use crate::api::network::{
-    IpConfig, NIC_TYPE, errors, ip_configs_of, rows, same_id, subscription_of,
-};
+use super::nat::{self, Target};
+use crate::api::network::{NIC_TYPE, errors, rows, same_id};
 use crate::api::only;
 use crate::arm::Arm;
 use crate::arm::resources as generic;
 use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId, list};
+use crate::model::network::resolution::Member;
 use crate::runtime::Runtime;
 
 /// What the data plane's probes say of one backend: `Some(true)` up, `Some(false)` down,
 /// `None` unknown (not probed successfully yet, or the rule has no probe).
-pub type HealthOf<'a> = &'a dyn Fn(&Backend) -> Option<bool>;
+pub type HealthOf<'a> = &'a dyn Fn(&Member) -> Option<bool>;
 
 /// The `LoadBalancerHealthPerRule` body for the backends of a rule.
-pub fn rule_health(backends: &[Backend], health: HealthOf<'_>) -> Value {
+pub fn rule_health(backends: &[Member], health: HealthOf<'_>) -> Value {
     let mut up = 0;
     let mut down = 0;
     let addresses: Vec<Value> = backends
@@ -84,12 +83,6 @@ fn child_not_found(id: &ResourceId, collection: &str, name: &str) -> ArmError {
     )
 }
 
-async fn ip_configs(app: &Arm, doc: &Value) -> ArmResult<Vec<IpConfig>> {
-    Ok(ip_configs_of(
-        &rows(app, &subscription_of(doc), NIC_TYPE).await?,
-    ))
-}
-
 pub async fn route(
     app: &Arc<Arm>,
     rt: &Runtime,
@@ -119,12 +112,11 @@ pub async fn route(
                     ));
                 }
             };
-            let configs = ip_configs(app, &stored).await?;
-            let mappings =
-                nat::port_mappings(&stored, &pool_id, target, &configs).ok_or_else(|| {
-                    let what = config.or(address).unwrap_or_default();
-                    errors::invalid_reference(what, &pool_id)
-                })?;
+            let (resolution, _) = super::resolution(app, &stored).await?;
+            let mappings = nat::port_mappings(&resolution, &pool_id, target).ok_or_else(|| {
+                let what = config.or(address).unwrap_or_default();
+                errors::invalid_reference(what, &pool_id)
+            })?;
             Ok(Json(json!({ "inboundNatRulePortMappings": mappings })).into_response())
         }
         ["loadbalancingrules", _, "health"] => {
@@ -132,36 +124,24 @@ pub async fn route(
             let stored = generic::get_stored(app, id).await?.body;
             let rule = child(&stored, "loadBalancingRules", &original[1])
                 .ok_or_else(|| child_not_found(id, "loadBalancingRules", &original[1]))?;
-            let configs = ip_configs(app, &stored).await?;
-            let backends = nat::rule_backends(&stored, rule, &configs);
+            let rule_id = rule["id"].as_str().unwrap_or_default().to_string();
+            let (resolution, _) = super::resolution(app, &stored).await?;
+            let binding = resolution
+                .rule(&rule_id)
+                .ok_or_else(|| ArmError::internal(format!("rule {rule_id} did not resolve")))?;
             // Health comes from the data plane's probe of each backend's instance.
-            let probe = rule["properties"]["probe"]["id"]
-                .as_str()
-                .map(str::to_ascii_lowercase);
-            let mut instance_of = std::collections::HashMap::new();
-            for b in &backends {
-                if let Some(ipc) = &b.ip_configuration
-                    && let Some((nic, _)) = ipc.rsplit_once("/ipConfigurations/")
-                    && let Some(row) = app.store.get(nic).await?
-                {
-                    let vm = row.body["properties"]["virtualMachine"]["id"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_ascii_lowercase();
-                    instance_of.insert(ipc.clone(), vm);
-                }
-            }
             let table = rt.prober.health().snapshot();
-            let health = |b: &nat::Backend| -> Option<bool> {
-                let instance = instance_of.get(b.ip_configuration.as_ref()?)?;
-                let key = crate::runtime::probe::ProbeKey::new(probe.clone()?, instance.clone());
+            let probe = binding.probe.as_ref().map(|p| p.id.to_ascii_lowercase());
+            let health = |m: &Member| -> Option<bool> {
+                let key = crate::runtime::probe::ProbeKey::new(probe.clone()?, m.instance.clone()?);
                 match table.health(&key) {
                     crate::runtime::probe::Health::Up => Some(true),
                     crate::runtime::probe::Health::Down => Some(false),
                     crate::runtime::probe::Health::Unknown => None,
                 }
             };
-            Ok(Json(rule_health(&backends, &health)).into_response())
+            let backends = &binding.members;
+            Ok(Json(rule_health(backends, &health)).into_response())
         }
         ["networkinterfaces"] => {
             only(req, &[Method::GET])?;
@@ -205,13 +185,15 @@ mod tests {
     #[test]
     fn health_is_unknown_until_the_data_plane_reports() {
         let backends = vec![
-            Backend {
+            Member {
                 ip_configuration: Some("/nic/ipConfigurations/c".into()),
                 ip_address: Some("10.0.0.4".into()),
+                instance: Some("/vm/0".into()),
             },
-            Backend {
+            Member {
                 ip_configuration: None,
                 ip_address: Some("10.0.0.9".into()),
+                instance: None,
             },
         ];
         let v = rule_health(&backends, &|_| None);

@@ -8,8 +8,9 @@
 use serde_json::{Value, json};
 
 use super::nat;
-use crate::api::network::{IpConfig, errors, same_id, sub_resource};
+use crate::api::network::{IpConfigView, errors, same_id, sub_resource};
 use crate::arm::ArmResult;
+use crate::model::network::Resolution;
 
 /// `(property, child type)` of every child collection, in the order Azure lists them.
 pub const COLLECTIONS: &[(&str, &str)] = &[
@@ -248,7 +249,7 @@ fn set_if_any(e: &mut Value, key: &str, refs: Vec<Value>) {
 
 /// Completes a stored load balancer for reading: every child array present, NAT pool rules,
 /// back-references, and each child's `etag` (the load balancer's).
-pub fn render(doc: &mut Value, ip_configs: &[IpConfig]) {
+pub fn render(doc: &mut Value, ip_configs: &[IpConfigView], resolution: &Resolution) {
     if !doc["properties"].is_object() {
         doc["properties"] = json!({});
     }
@@ -257,14 +258,11 @@ pub fn render(doc: &mut Value, ip_configs: &[IpConfig]) {
             doc["properties"][*property] = json!([]);
         }
     }
-    let generated = nat::generated_rules(doc, ip_configs);
+    let generated = nat::generated_rules(doc, resolution);
     if let Some(rules) = doc["properties"]["inboundNatRules"].as_array_mut() {
         for r in rules.iter_mut() {
             let id = r["id"].as_str().unwrap_or_default().to_string();
-            if let Some(c) = ip_configs
-                .iter()
-                .find(|c| c.references("loadBalancerInboundNatRules", &id))
-            {
+            if let Some(c) = ip_configs.iter().find(|c| c.takes_nat_rule(&id)) {
                 r["properties"]["backendIPConfiguration"] = sub_resource(&c.id);
             }
         }
@@ -307,7 +305,7 @@ pub fn render(doc: &mut Value, ip_configs: &[IpConfig]) {
             let id = pool["id"].as_str().unwrap_or_default().to_string();
             let configs: Vec<Value> = ip_configs
                 .iter()
-                .filter(|c| c.references("loadBalancerBackendAddressPools", &id))
+                .filter(|c| c.in_pool(&id))
                 .map(|c| sub_resource(&c.id))
                 .collect();
             set_if_any(pool, "backendIPConfigurations", configs);
@@ -400,12 +398,14 @@ mod tests {
     fn render_adds_every_array_and_back_references() {
         let mut doc = lb();
         resolve_references(&mut doc, LB).unwrap();
-        let config = IpConfig {
-            id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkInterfaces/n/ipConfigurations/c".into(),
-            nic_id: "n".into(),
-            body: json!({"name": "c", "properties": {"loadBalancerBackendAddressPools": [{"id": format!("{LB}/backendaddresspools/POOL")}]}}),
-        };
-        render(&mut doc, std::slice::from_ref(&config));
+        let nic = json!({"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkInterfaces/n",
+            "properties": {"ipConfigurations": [{"name": "c", "properties": {"loadBalancerBackendAddressPools": [{"id": format!("{LB}/backendaddresspools/POOL")}]}}]}});
+        let configs = crate::model::network::nic::ip_configs_of([&nic]);
+        let config = &configs[0];
+        // No NAT pools here: the resolution only feeds generated NAT rules.
+        let typed = crate::model::network::LoadBalancer::from_doc(&json!({"id": LB})).unwrap();
+        let resolution = crate::model::network::resolution::resolve(&typed, &[], &configs);
+        render(&mut doc, &configs, &resolution);
         let p = &doc["properties"];
         for (c, _) in COLLECTIONS {
             assert!(p[*c].is_array(), "{c}");

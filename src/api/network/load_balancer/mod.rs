@@ -30,12 +30,14 @@ use serde_json::{Map, Value, json};
 
 use super::body::{self, object_mut};
 use super::{
-    API_VERSIONS, IpConfig, LB_TYPE, NIC_TYPE, complete_child, errors, ip_configs_of, rows,
-    rows_tx, same_id, subscription_of,
+    API_VERSIONS, IpConfigView, LB_TYPE, NIC_TYPE, PUBLIC_IP_TYPE, complete_child, errors,
+    ip_configs_of, rows, rows_tx, same_id, subscription_of,
 };
 use crate::arm::Arm;
 use crate::arm::resource_type::{Child, ResourceType, WriteCx};
 use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId};
+use crate::model::network::resolution::{Resolution, resolve};
+use crate::model::network::{LoadBalancer, PublicIp};
 use crate::runtime::Runtime;
 use children::COLLECTIONS;
 
@@ -102,38 +104,27 @@ fn collections(doc: &mut Value, lb_id: &str) -> ArmResult<()> {
 }
 
 /// Whether a NIC ipConfiguration's reference to this load balancer's backend pool or NAT rule
-/// still resolves in `doc`.
-fn resolves(doc: &Value, collection: &str, id: &str) -> bool {
+/// still resolves in `doc` (typed as `lb`).
+fn resolves(doc: &Value, lb: &LoadBalancer, collection: &str, id: &str) -> bool {
     items(doc, collection)
         .iter()
         .any(|c| c["id"].as_str().is_some_and(|c| same_id(c, id)))
-        || (collection == "inboundNatRules" && nat::pool_instance(doc, id).is_some())
+        || (collection == "inboundNatRules" && lb.pool_instance(id).is_some())
 }
 
 /// Children removed (or NAT pools shrunk) while NIC ipConfigurations still use them.
-fn removed_in_use(existing: &Value, doc: &Value, configs: &[IpConfig]) -> ArmResult<()> {
-    let checks = [
-        (
-            "loadBalancerBackendAddressPools",
-            "backendAddressPools",
-            "BackendAddressPool",
-        ),
-        (
-            "loadBalancerInboundNatRules",
-            "inboundNatRules",
-            "InboundNatRule",
-        ),
-    ];
+fn removed_in_use(existing: &Value, doc: &Value, configs: &[IpConfigView]) -> ArmResult<()> {
+    let typed = |d: &Value| LoadBalancer::from_doc(d).map_err(ArmError::internal);
+    let (old, new) = (typed(existing)?, typed(doc)?);
     for c in configs {
-        for (property, collection, kind) in checks {
-            for r in c.properties()[property]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|r| r["id"].as_str())
-            {
-                if resolves(existing, collection, r) && !resolves(doc, collection, r) {
-                    let kind = match (kind, nat::pool_instance(existing, r)) {
+        let refs = [
+            (&c.pools, "backendAddressPools", "BackendAddressPool"),
+            (&c.nat_rules, "inboundNatRules", "InboundNatRule"),
+        ];
+        for (ids, collection, kind) in refs {
+            for r in ids {
+                if resolves(existing, &old, collection, r) && !resolves(doc, &new, collection, r) {
+                    let kind = match (kind, old.pool_instance(r)) {
                         ("InboundNatRule", Some(_)) => "InboundNatPool",
                         _ => kind,
                     };
@@ -143,6 +134,20 @@ fn removed_in_use(existing: &Value, doc: &Value, configs: &[IpConfig]) -> ArmRes
         }
     }
     Ok(())
+}
+
+/// The stored load balancer `doc` resolved against the public IPs and NICs of its
+/// subscription (what renderings and actions read).
+pub async fn resolution(arm: &Arm, doc: &Value) -> ArmResult<(Resolution, Vec<IpConfigView>)> {
+    let sub = subscription_of(doc);
+    let configs = ip_configs_of(&rows(arm, &sub, NIC_TYPE).await?);
+    let public_ips: Vec<PublicIp> = rows(arm, &sub, PUBLIC_IP_TYPE)
+        .await?
+        .into_iter()
+        .filter_map(|r| serde_json::from_value(r.body).ok())
+        .collect();
+    let lb = LoadBalancer::from_doc(doc).map_err(ArmError::internal)?;
+    Ok((resolve(&lb, &public_ips, &configs), configs))
 }
 
 #[async_trait]
@@ -239,13 +244,11 @@ impl ResourceType for LoadBalancers {
         let prefix = format!("{}/", lb_id.to_ascii_lowercase());
         let sub = subscription_of(doc);
         for c in ip_configs_of(&rows_tx(cx, &sub, NIC_TYPE).await?) {
-            let uses = [
-                "loadBalancerBackendAddressPools",
-                "loadBalancerInboundNatRules",
-            ]
-            .iter()
-            .flat_map(|p| super::ref_ids(&c.properties()[*p]))
-            .any(|id| id.to_ascii_lowercase().starts_with(&prefix));
+            let uses = c
+                .pools
+                .iter()
+                .chain(&c.nat_rules)
+                .any(|id| id.to_ascii_lowercase().starts_with(&prefix));
             if uses {
                 return Err(errors::load_balancer_in_use(lb_id, &c.id));
             }
@@ -254,9 +257,8 @@ impl ResourceType for LoadBalancers {
     }
 
     async fn render(&self, app: &Arm, mut doc: Value) -> ArmResult<Value> {
-        let sub = subscription_of(&doc);
-        let configs = ip_configs_of(&rows(app, &sub, NIC_TYPE).await?);
-        children::render(&mut doc, &configs);
+        let (resolution, configs) = resolution(app, &doc).await?;
+        children::render(&mut doc, &configs, &resolution);
         Ok(doc)
     }
 
