@@ -12,6 +12,7 @@ pub mod providers;
 pub mod request;
 pub mod resource_type;
 pub mod resources;
+pub mod response;
 pub mod service;
 pub mod tags;
 

@@ -2,10 +2,10 @@
 //!
 //! Every failure a client can see goes through [`ArmError`], so the body shape, the status
 //! and the `x-ms-failure-cause` header are decided in one place. Internal failures are logged
-//! with their cause and rendered as a generic `InternalServerError` without details.
+//! with their cause and rendered as a generic `InternalServerError` without details. The HTTP
+//! rendering is the ARM layer's ([`crate::arm::response`]).
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::json;
 
@@ -102,21 +102,6 @@ impl ArmError {
     /// The JSON body, as ARM writes it.
     pub fn body(&self) -> serde_json::Value {
         json!({ "error": self })
-    }
-}
-
-impl IntoResponse for ArmError {
-    fn into_response(self) -> Response {
-        let cause = if self.status.is_server_error() {
-            "service"
-        } else {
-            "gateway"
-        };
-        let mut response = (self.status, axum::Json(self.body())).into_response();
-        response
-            .headers_mut()
-            .insert("x-ms-failure-cause", cause.parse().expect("static header"));
-        response
     }
 }
 

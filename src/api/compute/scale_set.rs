@@ -299,10 +299,16 @@ async fn scale_to(
                 // Flexible VMs have no numeric id: their creation order stands in for it.
                 number: match flexible {
                     true => created,
-                    false => r.body["instanceId"].as_str().and_then(|i| i.parse().ok()).unwrap_or(created),
+                    false => r.body["instanceId"]
+                        .as_str()
+                        .and_then(|i| i.parse().ok())
+                        .unwrap_or(created),
                 },
                 created,
-                protected_from_scale_in: r.body["properties"]["protectionPolicy"]["protectFromScaleIn"] == true,
+                // Protection from scale-set actions protects from scale-in too (Azure's docs).
+                protected_from_scale_in: ["protectFromScaleIn", "protectFromScaleSetActions"]
+                    .iter()
+                    .any(|p| r.body["properties"]["protectionPolicy"][*p] == true),
             });
         }
         let rule = doc["properties"]["scaleInPolicy"]["rules"][0]
