@@ -4,3 +4,4 @@ pub mod duration;
 pub mod error;
 pub mod id;
 pub mod merge;
+pub mod vm_size;
