@@ -18,3 +18,6 @@ pub mod render;
 pub mod rollup;
 pub mod series;
 pub mod timespan;
+
+#[cfg(test)]
+mod spec_check;

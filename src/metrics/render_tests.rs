@@ -4,10 +4,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 
 use super::*;
+use crate::metrics::catalog::NAMESPACES;
 use crate::metrics::catalog::{LOAD_BALANCERS, SCALE_SETS, VIRTUAL_MACHINES};
 use crate::metrics::query::{RawQuery, parse};
 use crate::metrics::rollup::run_all;
 use crate::metrics::series::{Aggregate, MinutePoint, dimensions};
+use crate::metrics::spec_check::Spec;
 use crate::metrics::timespan::DEFAULT_RETENTION;
 
 const LB: &str = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb";
@@ -212,4 +214,46 @@ fn namespaces_match_the_spec_example() {
             "properties": {"metricNamespaceName": "Microsoft.Network/loadBalancers"}
         }]})
     );
+}
+
+#[test]
+fn answers_validate_against_the_specs() {
+    let metrics = Spec::load("2018-01-01/metrics_API.json");
+    let points = [bytes("80", t(11, 57), 1.0), bytes("443", t(11, 58), 2.0)];
+    for pairs in [
+        vec![
+            ("metricnames", "ByteCount,PacketCount"),
+            ("timespan", "PT5M"),
+            ("aggregation", "Average,Count,Minimum,Maximum,Total"),
+        ],
+        vec![
+            ("metricnames", "ByteCount"),
+            ("timespan", "PT5M"),
+            ("$filter", "FrontendPort eq '*'"),
+            ("interval", "FULL"),
+        ],
+        vec![
+            ("metricnames", "ByteCount"),
+            ("timespan", "PT5M"),
+            ("$filter", "FrontendPort eq '*'"),
+            ("resultType", "Metadata"),
+        ],
+    ] {
+        metrics.check("Response", &answer(&pairs, &points));
+    }
+    let definitions = Spec::load("2018-01-01/metricDefinitions_API.json");
+    for ns in NAMESPACES {
+        definitions.check(
+            "MetricDefinitionCollection",
+            &metric_definitions(LB, ns, DEFAULT_RETENTION),
+        );
+    }
+}
+
+#[test]
+#[should_panic(expected = "timestamp is not in the spec")]
+fn the_spec_check_refuses_undeclared_properties() {
+    let mut body = answer(&[("metricnames", "ByteCount"), ("timespan", "PT2M")], &[]);
+    body["value"][0]["timeseries"][0]["data"][0]["timestamp"] = "x".into();
+    Spec::load("2018-01-01/metrics_API.json").check("Response", &body);
 }
