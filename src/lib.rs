@@ -20,6 +20,7 @@ pub mod az_env;
 pub mod config;
 pub mod deploy;
 pub mod embedded;
+pub mod metrics;
 pub mod model;
 pub mod runtime;
 pub mod store;

@@ -15,3 +15,4 @@ pub mod id;
 pub mod merge;
 pub mod network;
 pub mod time;
+pub mod vm_size;

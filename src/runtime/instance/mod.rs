@@ -50,6 +50,7 @@ pub mod orphans;
 pub mod program;
 pub mod spec;
 pub mod supervisor;
+pub mod usage;
 
 pub use cloud_config::CloudConfig;
 pub use program::{Program, from_custom_data};
