@@ -1,5 +1,6 @@
 //! Value types shared by the providers and the runtime, parsed once (parse, don't validate).
 
+pub mod autoscale;
 pub mod duration;
 pub mod error;
 pub mod id;
