@@ -10,7 +10,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::model::autoscale::{MetricTrigger, Statistic, TimeAggregation};
+use std::collections::BTreeMap;
+
+use crate::model::autoscale::{
+    Dimension, DimensionOperator, MetricTrigger, Statistic, TimeAggregation,
+};
 
 /// One time grain of a metric: the value each instance reported (a resource that is not
 /// instanced, such as a load balancer, reports one value), or `None` when the metrics store
@@ -33,6 +37,24 @@ impl MetricSeries {
     pub fn steady(grains: usize, values: &[f64]) -> Self {
         MetricSeries::new(vec![Some(values.to_vec()); grains])
     }
+}
+
+/// Whether a time series with these dimension values counts for a rule: each filter must
+/// pass, `Equals` matching any of its values and `NotEquals` none of them (spec,
+/// `ScaleRuleMetricDimension`). Names and values compare case-insensitively, as Azure
+/// Monitor's dimension filters do; a series without the dimension has the value "".
+pub fn dimensions_match(filters: Option<&[Dimension]>, series: &BTreeMap<String, String>) -> bool {
+    filters.unwrap_or_default().iter().all(|f| {
+        let value = series
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&f.dimension_name))
+            .map_or("", |(_, v)| v.as_str());
+        let listed = f.values.iter().any(|v| v.eq_ignore_ascii_case(value));
+        match f.operator {
+            DimensionOperator::Equals => listed,
+            DimensionOperator::NotEquals => !listed,
+        }
+    })
 }
 
 /// The interval a rule looks at: the last `timeWindow` before `now`.
@@ -175,6 +197,28 @@ mod tests {
         assert_eq!(observed_value(&MetricSeries::default(), &t, 1), None);
         let t_last = trigger(Statistic::Average, TimeAggregation::Last, false);
         assert_eq!(observed_value(&gappy, &t_last, 1), Some(70.0));
+    }
+
+    #[test]
+    fn dimension_filters_select_series() {
+        let dim = |op, values: &[&str]| Dimension {
+            dimension_name: "VMName".into(),
+            operator: op,
+            values: values.iter().map(|v| v.to_string()).collect(),
+        };
+        let series = |vm: &str| BTreeMap::from([("vmname".to_string(), vm.to_string())]);
+        let equals = [dim(DimensionOperator::Equals, &["vmss_0", "VMSS_1"])];
+        assert!(dimensions_match(Some(&equals), &series("vmss_1")));
+        assert!(!dimensions_match(Some(&equals), &series("vmss_2")));
+        let not_equals = [dim(DimensionOperator::NotEquals, &["vmss_0"])];
+        assert!(dimensions_match(Some(&not_equals), &series("vmss_2")));
+        assert!(!dimensions_match(Some(&not_equals), &series("vmss_0")));
+        assert!(dimensions_match(Some(&not_equals), &BTreeMap::new()));
+        assert!(!dimensions_match(Some(&equals), &BTreeMap::new()));
+        assert!(dimensions_match(None, &series("anything")));
+        let both = [equals[0].clone(), not_equals[0].clone()];
+        assert!(!dimensions_match(Some(&both), &series("vmss_0")));
+        assert!(dimensions_match(Some(&both), &series("vmss_1")));
     }
 
     #[test]

@@ -219,7 +219,7 @@ pub fn evaluate(input: &Input) -> Decision {
         let mut d = Decision::hold(Reason::MetricFailure);
         d.rules = rules;
         d.events.push(Event::MetricFailure);
-        let new = current.max(capacity.default.min(capacity.maximum));
+        let new = capacity.clamp(current.max(capacity.default));
         return d.to(current, new, Duration::ZERO);
     }
     let mut decision = Decision::hold(Reason::NoChange);
@@ -336,10 +336,12 @@ fn flaps(rules: &[Rule], outcomes: &[RuleOutcome], target: &str, current: u32, n
         let t = &rule.metric_trigger;
         let per_instance =
             t.divide_per_instance || t.metric_resource_uri.eq_ignore_ascii_case(target);
-        let estimate = if per_instance && n > 0 {
-            value * f64::from(current) / f64::from(n)
-        } else {
-            value
+        let estimate = match (per_instance, n) {
+            (false, _) => value,
+            // The whole load on no instances: unbounded unless there is none.
+            (true, 0) if value != 0.0 => f64::INFINITY,
+            (true, 0) => 0.0,
+            (true, n) => value * f64::from(current) / f64::from(n),
         };
         t.operator.holds(estimate, t.threshold)
     })

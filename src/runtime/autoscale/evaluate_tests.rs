@@ -404,3 +404,16 @@ fn a_profile_without_rules_only_keeps_the_range() {
     assert_eq!(new_capacity(&p, &[], 5), None);
     assert_eq!(new_capacity(&p, &[], 2), Some(5));
 }
+
+#[test]
+fn scaling_in_to_zero_instances_flaps_while_there_is_load() {
+    let p = with_rules(
+        profile("default", 0, 10, 0),
+        vec![
+            cpu_rule(GreaterThan, 50.0, Increase, 1),
+            cpu_rule(LessThan, 10.0, Decrease, 1),
+        ],
+    );
+    assert_eq!(run(&p, &cpu(&p, &[5.0]), 1).reason, Reason::Flapping);
+    assert_eq!(new_capacity(&p, &cpu(&p, &[0.0]), 1), Some(0));
+}

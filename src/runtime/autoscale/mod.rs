@@ -8,7 +8,16 @@
 //! - [`predictive`]: what predictive autoscale answers before it has enough history.
 //!
 //! Everything here takes `now` (Azure time from the scaled clock) as an argument and does no
-//! I/O; the engine that fetches metrics, calls the scale-set path and posts webhooks wires it.
+//! I/O; the engine that fetches metrics, calls the scale-set path and posts webhooks wires it,
+//! every [`EVALUATION_INTERVAL`] for each enabled setting:
+//! 1. [`profile::active_profile`] picks the profile;
+//! 2. per rule, fetch a [`aggregate::MetricSeries`] of its metric over [`aggregate::window`] at
+//!    its `timeGrain`, keeping the series that pass [`aggregate::dimensions_match`];
+//! 3. [`evaluate::evaluate`] decides; on a new capacity record
+//!    [`activity_log::Activity::ScaleInitiated`], scale as `az vmss scale` does, record
+//!    `ScaleCompleted`, remember an [`evaluate::LastScaleAction`] with the decision's cooldown,
+//!    and post [`notify::webhook_calls`] under [`notify::WEBHOOK_RETRY`] off the engine's path;
+//! 4. record the decision's [`evaluate::Event`]s (flapping, metric failure and recovery).
 
 pub mod activity_log;
 pub mod aggregate;
