@@ -7,6 +7,7 @@
 //! - [`compute`]: instance state, scale-set rules, the image catalogue.
 //! - [`duration`], [`merge`], [`enums`]: ISO 8601 durations, JSON merge, ARM enums.
 
+pub mod autoscale;
 pub mod compute;
 pub mod duration;
 pub mod enums;
