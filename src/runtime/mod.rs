@@ -2,6 +2,7 @@
 //! them ([`probe`]), the proxy carries traffic to the healthy ones ([`proxy`]), all on one
 //! scaled [`clock`], kept equal to the stored model by the [`reconciler`] from a [`plan`].
 
+pub mod alert;
 pub mod clock;
 pub mod instance;
 pub mod plan;
