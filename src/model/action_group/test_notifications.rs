@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::Receivers;
 use super::receivers::Mechanism;
 use crate::model::error::{ArmError, ArmResult};
+use crate::model::id::ResourceId;
 use crate::model::merge::strip_nulls;
 
 /// `alertType` values the 2023-01-01 schema lists, plus `budget`, which its own example sends.
@@ -67,6 +68,15 @@ pub fn parse_request(body: &Value) -> ArmResult<NotificationRequest> {
     }
     req.receivers.validate()?;
     Ok(req)
+}
+
+/// The `location` of the 202: `{action group id}/notificationStatus/{notificationId}`.
+pub fn status_location(
+    action_group: &ResourceId,
+    notification_id: &str,
+    api_version: &str,
+) -> String {
+    format!("{action_group}/notificationStatus/{notification_id}?api-version={api_version}")
 }
 
 /// Where one receiver's test stands.
@@ -157,6 +167,18 @@ mod tests {
                 .unwrap_err()
                 .code,
             "AlertTypeIsInvalid"
+        );
+    }
+
+    #[test]
+    fn the_status_lives_below_the_action_group() {
+        let ag = ResourceId::parse(
+            "/subscriptions/s/resourceGroups/rg/providers/microsoft.insights/actionGroups/ag",
+        )
+        .unwrap();
+        assert_eq!(
+            status_location(&ag, "11000222191287", "2023-01-01"),
+            "/subscriptions/s/resourceGroups/rg/providers/microsoft.insights/actionGroups/ag/notificationStatus/11000222191287?api-version=2023-01-01"
         );
     }
 

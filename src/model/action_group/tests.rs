@@ -175,3 +175,16 @@ fn deliveries_call_http_receivers_and_record_the_rest() {
     );
     assert!(d[1].use_common_alert_schema);
 }
+
+#[test]
+fn what_azure_returns_parses_back_to_the_same_group() {
+    // `az monitor action-group update` PUTs back what GET returned (with read-only fields).
+    let ag = parse(&body(json!({"groupShortName": "g",
+        "smsReceivers": [{"name": "s", "countryCode": "1", "phoneNumber": "5551234567"}],
+        "eventHubReceivers": [{"name": "e", "eventHubNameSpace": "n", "eventHubName": "h", "subscriptionId": "s"}]}))).unwrap();
+    let id = ResourceId::parse(
+        "/subscriptions/s/resourceGroups/rg/providers/microsoft.insights/actionGroups/ag",
+    )
+    .unwrap();
+    assert_eq!(parse(&ag.to_json(&id)).unwrap(), ag);
+}

@@ -390,3 +390,20 @@ fn webtest_criteria_need_their_ids_in_the_scopes() {
     b["properties"]["criteria"]["failedLocationCount"] = json!(0);
     assert!(message(b).contains("at least 1"));
 }
+
+#[test]
+fn what_azure_returns_parses_back_to_the_same_rule() {
+    // `az monitor metrics alert update` is a generic update: GET, edit, PUT the whole body.
+    let id = ResourceId::parse(
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Insights/metricAlerts/a",
+    )
+    .unwrap();
+    let mut d = dynamic("GreaterOrLessThan");
+    d["ignoreDataBefore"] = json!("2025-01-01T00:00:00Z");
+    d["dimensions"] = json!([{"name": "Direction", "operator": "Exclude", "values": ["In"]}]);
+    for body in [tutorial(), multi(json!([d]))] {
+        let a = parse(&body).unwrap();
+        let again = parse(&a.to_json(&id, chrono::DateTime::UNIX_EPOCH)).unwrap();
+        assert_eq!(again, a);
+    }
+}
