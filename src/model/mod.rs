@@ -7,13 +7,16 @@
 //! - [`compute`]: instance state, scale-set rules, the image catalogue.
 //! - [`duration`], [`merge`], [`enums`]: ISO 8601 durations, JSON merge, ARM enums.
 
+pub mod action_group;
 pub mod autoscale;
 pub mod compute;
 pub mod duration;
 pub mod enums;
 pub mod error;
+pub mod global;
 pub mod id;
 pub mod merge;
+pub mod metric_alert;
 pub mod network;
 pub mod time;
 pub mod vm_size;

@@ -6,6 +6,7 @@
 //! It reads the store and the model layer only; the API reads its snapshots ([`Runtime::plan`],
 //! the prober's health table, the proxy's counters) and never the other way round.
 
+pub mod alert;
 pub mod autoscale;
 pub mod clock;
 pub mod decide;
