@@ -70,7 +70,9 @@ pub struct Instance {
     /// Whether it runs the scale set's latest model (`latestModelApplied`).
     pub latest_model: bool,
     pub health: Health,
-    /// When the current `health` began: a restarted instance's health starts over.
+    /// When the current `health` began. It must start over when the instance's process
+    /// restarts (health Unknown until the probe answers): the planner only trusts health
+    /// reported after a batch started.
     pub health_since: DateTime<Utc>,
     pub power: PowerState,
     pub protection: Protection,

@@ -79,7 +79,7 @@ pub fn history_entry(progress: &Progress, location: &str, target_image: Option<&
 
 /// The `osUpgradeHistory` list, newest first as Azure lists it.
 pub fn history(mut records: Vec<(&Progress, Option<&Value>)>, location: &str) -> Value {
-    records.sort_by(|a, b| b.0.start_time.cmp(&a.0.start_time));
+    records.sort_by_key(|r| std::cmp::Reverse(r.0.start_time));
     let value: Vec<Value> = records
         .into_iter()
         .map(|(p, image)| history_entry(p, location, image))
