@@ -16,6 +16,7 @@ pub mod ports;
 pub mod probe;
 pub mod proxy;
 pub mod reconciler;
+pub mod upgrade;
 pub mod view;
 
 use std::path::PathBuf;
