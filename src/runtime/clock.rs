@@ -13,6 +13,9 @@ pub struct Clock {
     /// Azure seconds per real second; always positive.
     scale: f64,
     start: Instant,
+    /// The wall time when the clock started: Azure time begins there and then runs
+    /// `scale` times faster.
+    wall_start: chrono::DateTime<chrono::Utc>,
 }
 
 impl Clock {
@@ -24,6 +27,7 @@ impl Clock {
         Clock {
             scale,
             start: Instant::now(),
+            wall_start: chrono::Utc::now(),
         }
     }
 
@@ -49,6 +53,14 @@ impl Clock {
     /// Azure time elapsed since the clock started.
     pub fn elapsed(&self) -> Duration {
         self.azure(self.start.elapsed())
+    }
+
+    /// Azure's "now": the wall time the clock started at plus the Azure time elapsed since.
+    /// Equal to the wall clock at scale 1; ahead of it when time runs faster. Metrics,
+    /// autoscale and alert windows are in this time.
+    pub fn now_utc(&self) -> chrono::DateTime<chrono::Utc> {
+        self.wall_start
+            + chrono::TimeDelta::from_std(self.elapsed()).unwrap_or(chrono::TimeDelta::MAX)
     }
 
     /// A tokio interval ticking every `azure` of Azure time.
@@ -83,5 +95,11 @@ mod tests {
         c.sleep(Duration::from_secs(30)).await;
         assert_eq!(t.elapsed(), Duration::from_secs(3));
         assert!(c.elapsed() >= Duration::from_secs(30));
+        let azure_now = c.now_utc() - c.wall_start;
+        assert_eq!(
+            azure_now.num_seconds(),
+            30,
+            "Azure time ran ten times faster"
+        );
     }
 }
