@@ -35,6 +35,19 @@ pub async fn handle(
     );
     let ty = resolve_type(arm, &probe_id, api_version)?;
 
+    // An extension of the resource (`.../{name}[/{child}/{name}...]/providers/{ns}/...`).
+    if let Some(at) = (3..lower.len())
+        .step_by(2)
+        .find(|&i| lower[i] == "providers" && i + 1 < lower.len())
+    {
+        let pairs = seg[1..at]
+            .chunks(2)
+            .map(|p| (p[0].clone(), p[1].clone()))
+            .collect();
+        let target = generic::canonical(ty.as_ref(), &ResourceId::new(sub, rg, namespace, pairs));
+        return super::insights::extension(app, req, &target, &lower[at + 1..]).await;
+    }
+
     if seg.len() == 2 {
         only(req, &[Method::GET])?;
         let items = generic::list(arm, ty.as_ref(), sub, rg).await?;
