@@ -213,6 +213,13 @@ async fn subscription_scope(
         }
         [
             "providers",
+            "microsoft.insights",
+            "eventtypes",
+            "management",
+            "values",
+        ] => insights::activity_log::list(app, req, sub).await,
+        [
+            "providers",
             _,
             "locations",
             _,

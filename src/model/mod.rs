@@ -8,6 +8,7 @@
 //! - [`duration`], [`merge`], [`enums`]: ISO 8601 durations, JSON merge, ARM enums.
 
 pub mod action_group;
+pub mod activity_log;
 pub mod autoscale;
 pub mod compute;
 pub mod duration;

@@ -18,6 +18,7 @@ pub mod proxy;
 pub mod reconciler;
 pub mod upgrade;
 pub mod view;
+pub mod webhook;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -61,6 +62,8 @@ pub struct Runtime {
     /// Between SIGTERM and SIGKILL when an instance stops.
     pub grace: Duration,
     pub image_commands: Vec<String>,
+    /// Outgoing webhooks (autoscale and alert notifications), delivered in the background.
+    pub webhooks: webhook::Webhooks,
     /// The plan the reconciler applied last, for views.
     pub plan: ArcSwap<Plan>,
     /// Bumped after every reconcile pass: waiters re-check what they wait for.
@@ -90,6 +93,7 @@ impl Runtime {
             proxy,
             grace: config.grace,
             image_commands: config.image_commands,
+            webhooks: webhook::Webhooks::new(clock, tasks.clone(), shutdown.clone()),
             plan: ArcSwap::from_pointee(Plan::default()),
             observed: watch::Sender::new(0),
             pass: Default::default(),

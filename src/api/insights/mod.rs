@@ -2,6 +2,8 @@
 //! (`{resource id}/providers/Microsoft.Insights/...`: metrics, metric definitions and
 //! namespaces, diagnostic settings) and the subscription-level ones (the activity log).
 
+pub mod activity_log;
+
 use axum::response::Response;
 
 use super::ApiState;
