@@ -27,6 +27,16 @@ pub struct Child {
     pub writable: bool,
 }
 
+/// How a type takes PATCH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Patch {
+    /// Only `tags` (ARM's `TagsObject`, what Microsoft.Network types accept).
+    Tags,
+    /// The body is merged into the resource like a partial PUT (e.g. a scale set's
+    /// `VirtualMachineScaleSetUpdate`); the type's `prepare` does the merge.
+    Merge,
+}
+
 /// What a type's hooks may use during a write: the open write transaction.
 pub struct WriteCx<'a> {
     pub arm: &'a Arm,
@@ -68,6 +78,11 @@ pub trait ResourceType: Send + Sync + 'static {
     /// Child collections served from this type's document.
     fn children(&self) -> &'static [Child] {
         &[]
+    }
+
+    /// How PATCH applies to this type.
+    fn patch(&self) -> Patch {
+        Patch::Tags
     }
 
     /// Azure's naming rule for this type; the default is the common Microsoft.Network one.

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::instances::{self, NewInstance};
 use crate::arm::Arm;
-use crate::arm::resource_type::{ResourceType, WriteCx};
+use crate::arm::resource_type::{Patch, ResourceType, WriteCx};
 use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId};
 use crate::model::compute::INTERNAL;
 use crate::model::compute::instance::{InstanceState, ScaleSetState};
@@ -48,6 +48,11 @@ impl ResourceType for ScaleSets {
             "2022-11-01",
             "2022-08-01",
         ]
+    }
+
+    /// `VirtualMachineScaleSetUpdate`: a partial update, merged like a PUT (`prepare` merges).
+    fn patch(&self) -> Patch {
+        Patch::Merge
     }
 
     fn validate_name(&self, name: &str) -> ArmResult<()> {
