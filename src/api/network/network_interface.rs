@@ -319,6 +319,7 @@ pub async fn complete_nic(
             "Network interface {nic_id} has more than one primary IP configuration."
         )));
     }
+    super::security_group::check_reference(cx, &mut doc["properties"], &nic_id).await?;
     let previous: Vec<Value> = existing
         .map(|e| super::ip_configurations(e).cloned().collect())
         .unwrap_or_default();
@@ -455,6 +456,7 @@ pub async fn create_instance_nics(
             "properties": {
                 "ipConfigurations": ip_configs,
                 "enableAcceleratedNetworking": config["properties"]["enableAcceleratedNetworking"].as_bool().unwrap_or(false),
+                "networkSecurityGroup": config["properties"]["networkSecurityGroup"],
             }
         });
         let mut doc = complete_nic(cx, None, skeleton).await?;
