@@ -70,6 +70,19 @@ pub trait ResourceType: Send + Sync + 'static {
         &[]
     }
 
+    /// The location to store for a PUT's `location`; the default accepts Azure's regions.
+    /// Types whose location is `global` (action groups, metric alerts) override it.
+    fn location(&self, given: &str) -> ArmResult<String> {
+        super::location::parse_for(given, self.type_name())
+    }
+
+    /// Whether PATCH updates `properties` too (Azure's `...ResourcePatch` bodies): the patch is
+    /// merged into the stored document, which is then validated and stored like a PUT. By
+    /// default PATCH updates tags only.
+    fn patch_merges_properties(&self) -> bool {
+        false
+    }
+
     /// Azure's naming rule for this type; the default is the common Microsoft.Network one.
     fn validate_name(&self, name: &str) -> ArmResult<()> {
         validate_common_name(self.type_name(), name)

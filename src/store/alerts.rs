@@ -1,0 +1,385 @@
+//! Metric alerts at run time: each rule's evaluation state and status, the alerts rules fired
+//! (what `Microsoft.AlertsManagement/alerts` lists), and action-group test notifications.
+//! Documents are JSON; the alerts controller and the API give them their meaning.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
+use sqlx::{Row, SqliteConnection};
+
+use super::Store;
+
+/// A fixed-width UTC timestamp, so text order is time order.
+fn sortable(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn time(text: &str) -> Result<DateTime<Utc>, sqlx::Error> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+fn json(text: &str) -> Result<Value, sqlx::Error> {
+    serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// What a rule's last evaluation left.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleState {
+    /// The rule's lower-case id.
+    pub rule_key: String,
+    pub subscription: String,
+    pub last_evaluated: DateTime<Utc>,
+    /// The state the next evaluation starts from.
+    pub fired: Value,
+    /// The `metricAlerts/{rule}/status` list.
+    pub status: Value,
+}
+
+/// One alert a rule fired.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FiredAlert {
+    /// The alert's GUID (the last segment of its id).
+    pub alert_id: String,
+    pub subscription: String,
+    pub resource_group: Option<String>,
+    pub target_resource: String,
+    pub alert_rule: String,
+    /// `Fired` or `Resolved`.
+    pub monitor_condition: String,
+    /// The user's state: `New`, `Acknowledged` or `Closed`.
+    pub alert_state: String,
+    pub last_modified: DateTime<Utc>,
+    /// The alert document with its context.
+    pub body: Value,
+}
+
+fn lower(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+impl FiredAlert {
+    fn from_row(row: sqlx::sqlite::SqliteRow) -> Result<Self, sqlx::Error> {
+        let mut body = json(row.try_get("body")?)?;
+        let alert_state: String = row.try_get("alert_state")?;
+        // The user's state lives in its column; the document carries the one it was written with.
+        body["properties"]["essentials"]["alertState"] = Value::String(alert_state.clone());
+        Ok(FiredAlert {
+            alert_id: row.try_get("alert_id")?,
+            subscription: row.try_get("subscription")?,
+            resource_group: row.try_get("resource_group")?,
+            target_resource: row.try_get("target_resource")?,
+            alert_rule: row.try_get("alert_rule")?,
+            monitor_condition: row.try_get("monitor_condition")?,
+            alert_state,
+            last_modified: time(row.try_get("last_modified")?)?,
+            body,
+        })
+    }
+}
+
+impl Store {
+    /// The state of every rule evaluated so far.
+    pub async fn alert_rule_states(&self) -> Result<Vec<RuleState>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT rule_key, subscription, last_evaluated, fired, status FROM alert_rule_state",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(RuleState {
+                    rule_key: r.try_get("rule_key")?,
+                    subscription: r.try_get("subscription")?,
+                    last_evaluated: time(r.try_get("last_evaluated")?)?,
+                    fired: json(r.try_get("fired")?)?,
+                    status: json(r.try_get("status")?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The status list of a rule's last evaluation, if it has been evaluated.
+    pub async fn alert_rule_status(&self, rule_key: &str) -> Result<Option<Value>, sqlx::Error> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT status FROM alert_rule_state WHERE rule_key = ?")
+                .bind(lower(rule_key))
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(s,)| json(&s)).transpose()
+    }
+
+    /// Records one evaluation in one transaction: the rule's new state and the alerts that
+    /// fired or resolved in it. A rewritten alert keeps the user's `alertState`.
+    pub async fn save_alert_evaluation(
+        &self,
+        state: &RuleState,
+        alerts: &[FiredAlert],
+    ) -> Result<(), sqlx::Error> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "INSERT INTO alert_rule_state (rule_key, subscription, last_evaluated, fired, status)
+             VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (rule_key) DO UPDATE SET last_evaluated = excluded.last_evaluated,
+                 fired = excluded.fired, status = excluded.status",
+        )
+        .bind(lower(&state.rule_key))
+        .bind(lower(&state.subscription))
+        .bind(sortable(state.last_evaluated))
+        .bind(state.fired.to_string())
+        .bind(state.status.to_string())
+        .execute(&mut *w.tx)
+        .await?;
+        for a in alerts {
+            sqlx::query(
+                "INSERT INTO fired_alerts (alert_id, subscription, resource_group, target_resource,
+                   alert_rule, monitor_condition, alert_state, last_modified, body)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (alert_id) DO UPDATE SET monitor_condition = excluded.monitor_condition,
+                     last_modified = excluded.last_modified, body = excluded.body",
+            )
+            .bind(lower(&a.alert_id))
+            .bind(lower(&a.subscription))
+            .bind(a.resource_group.as_deref().map(lower))
+            .bind(lower(&a.target_resource))
+            .bind(lower(&a.alert_rule))
+            .bind(&a.monitor_condition)
+            .bind(&a.alert_state)
+            .bind(sortable(a.last_modified))
+            .bind(a.body.to_string())
+            .execute(&mut *w.tx)
+            .await?;
+        }
+        w.commit().await
+    }
+
+    /// Drops the state of rules that no longer exist (`keep` are the lower-case ids of those
+    /// that do); returns how many went.
+    pub async fn forget_alert_rules_except(&self, keep: &[String]) -> Result<u64, sqlx::Error> {
+        let stored = self.alert_rule_states().await?;
+        let gone: Vec<_> = stored
+            .iter()
+            .filter(|s| !keep.contains(&s.rule_key))
+            .collect();
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        let mut w = self.write().await?;
+        for s in &gone {
+            delete_alert_rule_state(&mut w.tx, &s.rule_key).await?;
+        }
+        w.commit().await?;
+        Ok(gone.len() as u64)
+    }
+
+    /// The alerts of a subscription modified at or after `since`, most recently modified first.
+    pub async fn fired_alerts(
+        &self,
+        subscription: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<FiredAlert>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT * FROM fired_alerts WHERE subscription = ? AND last_modified >= ?
+             ORDER BY last_modified DESC, alert_id",
+        )
+        .bind(lower(subscription))
+        .bind(sortable(since))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(FiredAlert::from_row).collect()
+    }
+
+    pub async fn fired_alert(
+        &self,
+        subscription: &str,
+        alert_id: &str,
+    ) -> Result<Option<FiredAlert>, sqlx::Error> {
+        let row = sqlx::query("SELECT * FROM fired_alerts WHERE subscription = ? AND alert_id = ?")
+            .bind(lower(subscription))
+            .bind(lower(alert_id))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(FiredAlert::from_row).transpose()
+    }
+
+    /// Records a test notification request with its actions (each `{.., "outcome": ...}`).
+    pub async fn insert_action_group_test(
+        &self,
+        notification_id: &str,
+        action_group_key: &str,
+        alert_type: &str,
+        created_at: DateTime<Utc>,
+        actions: &Value,
+    ) -> Result<(), sqlx::Error> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "INSERT INTO action_group_tests (notification_id, action_group, alert_type, created_at, actions)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(notification_id)
+        .bind(lower(action_group_key))
+        .bind(alert_type)
+        .bind(sortable(created_at))
+        .bind(actions.to_string())
+        .execute(&mut *w.tx)
+        .await?;
+        w.commit().await
+    }
+
+    /// `(action group key, alert type, created at, actions)` of a test notification.
+    pub async fn action_group_test(
+        &self,
+        notification_id: &str,
+    ) -> Result<Option<(String, String, DateTime<Utc>, Value)>, sqlx::Error> {
+        let row: Option<(String, String, String, String)> = sqlx::query_as(
+            "SELECT action_group, alert_type, created_at, actions FROM action_group_tests
+             WHERE notification_id = ?",
+        )
+        .bind(notification_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(ag, t, c, a)| Ok((ag, t, time(&c)?, json(&a)?)))
+            .transpose()
+    }
+
+    /// Sets the `outcome` of action `index` of a test notification.
+    pub async fn set_action_group_test_outcome(
+        &self,
+        notification_id: &str,
+        index: usize,
+        outcome: Value,
+    ) -> Result<(), sqlx::Error> {
+        let mut w = self.write().await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT actions FROM action_group_tests WHERE notification_id = ?")
+                .bind(notification_id)
+                .fetch_optional(&mut *w.tx)
+                .await?;
+        let Some((actions,)) = row else {
+            return Ok(());
+        };
+        let mut actions = json(&actions)?;
+        if let Some(a) = actions.get_mut(index) {
+            a["outcome"] = outcome;
+        }
+        sqlx::query("UPDATE action_group_tests SET actions = ? WHERE notification_id = ?")
+            .bind(actions.to_string())
+            .bind(notification_id)
+            .execute(&mut *w.tx)
+            .await?;
+        w.commit().await
+    }
+}
+
+/// Deletes a rule's state inside a write transaction (the rule's delete).
+pub async fn delete_alert_rule_state(
+    conn: &mut SqliteConnection,
+    rule_key: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM alert_rule_state WHERE rule_key = ?")
+        .bind(lower(rule_key))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn t(m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 10, m, 0).unwrap()
+    }
+
+    fn alert(id: &str, condition: &str, at: DateTime<Utc>) -> FiredAlert {
+        FiredAlert {
+            alert_id: id.into(),
+            subscription: "S".into(),
+            resource_group: Some("RG".into()),
+            target_resource: "/subscriptions/s/resourceGroups/RG/providers/x/y/z".into(),
+            alert_rule: "/subscriptions/s/resourceGroups/rg/providers/microsoft.insights/metricalerts/r".into(),
+            monitor_condition: condition.into(),
+            alert_state: "New".into(),
+            last_modified: at,
+            body: json!({"properties": {"essentials": {"monitorCondition": condition, "alertState": "New"}}}),
+        }
+    }
+
+    fn state(at: DateTime<Utc>) -> RuleState {
+        RuleState {
+            rule_key: "/subscriptions/s/resourcegroups/rg/providers/microsoft.insights/metricalerts/r".into(),
+            subscription: "s".into(),
+            last_evaluated: at,
+            fired: json!([["k", {"n": 1}]]),
+            status: json!({"value": []}),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_evaluation_saves_state_and_alerts_together() {
+        let store = Store::in_memory().await.unwrap();
+        store
+            .save_alert_evaluation(&state(t(1)), &[alert("A1", "Fired", t(1))])
+            .await
+            .unwrap();
+        let states = store.alert_rule_states().await.unwrap();
+        assert_eq!(states, [state(t(1))]);
+        // A user acknowledges it; the resolution keeps that.
+        sqlx::query("UPDATE fired_alerts SET alert_state = 'Acknowledged'")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        store
+            .save_alert_evaluation(&state(t(5)), &[alert("a1", "Resolved", t(5))])
+            .await
+            .unwrap();
+        let got = store.fired_alert("s", "A1").await.unwrap().unwrap();
+        assert_eq!(got.monitor_condition, "Resolved");
+        assert_eq!(got.alert_state, "Acknowledged");
+        assert_eq!(
+            got.body["properties"]["essentials"]["alertState"],
+            "Acknowledged"
+        );
+        assert_eq!(store.fired_alerts("s", t(2)).await.unwrap().len(), 1);
+        assert!(store.fired_alerts("s", t(6)).await.unwrap().is_empty());
+        assert!(store.fired_alerts("other", t(0)).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn state_of_deleted_rules_is_forgotten() {
+        let store = Store::in_memory().await.unwrap();
+        store.save_alert_evaluation(&state(t(1)), &[]).await.unwrap();
+        let key = state(t(1)).rule_key;
+        assert_eq!(
+            store
+                .forget_alert_rules_except(std::slice::from_ref(&key))
+                .await
+                .unwrap(),
+            0
+        );
+        assert!(store.alert_rule_status(&key).await.unwrap().is_some());
+        assert_eq!(store.forget_alert_rules_except(&[]).await.unwrap(), 1);
+        assert!(store.alert_rule_status(&key).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn test_notification_outcomes_are_set_one_by_one() {
+        let store = Store::in_memory().await.unwrap();
+        let actions = json!([{"name": "a", "outcome": null}, {"name": "b", "outcome": null}]);
+        store
+            .insert_action_group_test("1", "/AG", "budget", t(0), &actions)
+            .await
+            .unwrap();
+        store
+            .set_action_group_test_outcome("1", 1, json!({"sent": "x"}))
+            .await
+            .unwrap();
+        let (ag, kind, created, got) = store.action_group_test("1").await.unwrap().unwrap();
+        assert_eq!((ag.as_str(), kind.as_str(), created), ("/ag", "budget", t(0)));
+        assert_eq!(got[0]["outcome"], Value::Null);
+        assert_eq!(got[1]["outcome"]["sent"], "x");
+        assert!(store.action_group_test("2").await.unwrap().is_none());
+    }
+}
