@@ -87,10 +87,7 @@ pub fn provider(arm: &Arm, namespace: &'static str, sub: Option<&str>) -> Value 
         _ => None,
     };
     let types: Vec<Value> = if let Some(by_hand) = by_hand {
-        by_hand
-            .iter()
-            .map(|(t, v)| resource_type(t, v))
-            .collect()
+        by_hand.iter().map(|(t, v)| resource_type(t, v)).collect()
     } else {
         arm.registry
             .in_namespace(namespace)

@@ -328,7 +328,9 @@ pub async fn patch(arm: &Arc<Arm>, id: &ResourceId, req: &ArmRequest) -> ArmResu
     let Value::Object(body) = doc else {
         return Err(ArmError::internal("stored document is not an object"));
     };
-    Ok(put_started(arm, id, api_version, body, Some(req)).await?.doc)
+    Ok(put_started(arm, id, api_version, body, Some(req))
+        .await?
+        .doc)
 }
 
 /// PATCH: tags (the part of PATCH every type shares).

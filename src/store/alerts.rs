@@ -202,6 +202,29 @@ impl Store {
         row.map(FiredAlert::from_row).transpose()
     }
 
+    /// A user's change of an alert's state (`changestate`), with the document it now has.
+    pub async fn set_alert_state(
+        &self,
+        alert: &FiredAlert,
+        alert_state: &str,
+        at: DateTime<Utc>,
+        body: &Value,
+    ) -> Result<(), sqlx::Error> {
+        let mut w = self.write().await?;
+        sqlx::query(
+            "UPDATE fired_alerts SET alert_state = ?, last_modified = ?, body = ?
+             WHERE subscription = ? AND alert_id = ?",
+        )
+        .bind(alert_state)
+        .bind(sortable(at))
+        .bind(body.to_string())
+        .bind(lower(&alert.subscription))
+        .bind(lower(&alert.alert_id))
+        .execute(&mut *w.tx)
+        .await?;
+        w.commit().await
+    }
+
     /// Records a test notification request with its actions (each `{.., "outcome": ...}`).
     pub async fn insert_action_group_test(
         &self,
@@ -299,7 +322,9 @@ mod tests {
             subscription: "S".into(),
             resource_group: Some("RG".into()),
             target_resource: "/subscriptions/s/resourceGroups/RG/providers/x/y/z".into(),
-            alert_rule: "/subscriptions/s/resourceGroups/rg/providers/microsoft.insights/metricalerts/r".into(),
+            alert_rule:
+                "/subscriptions/s/resourceGroups/rg/providers/microsoft.insights/metricalerts/r"
+                    .into(),
             monitor_condition: condition.into(),
             alert_state: "New".into(),
             last_modified: at,
@@ -309,7 +334,9 @@ mod tests {
 
     fn state(at: DateTime<Utc>) -> RuleState {
         RuleState {
-            rule_key: "/subscriptions/s/resourcegroups/rg/providers/microsoft.insights/metricalerts/r".into(),
+            rule_key:
+                "/subscriptions/s/resourcegroups/rg/providers/microsoft.insights/metricalerts/r"
+                    .into(),
             subscription: "s".into(),
             last_evaluated: at,
             fired: json!([["k", {"n": 1}]]),
@@ -343,6 +370,16 @@ mod tests {
             "Acknowledged"
         );
         assert_eq!(store.fired_alerts("s", t(2)).await.unwrap().len(), 1);
+        let body = json!({"properties": {"essentials": {"alertState": "Closed"}}});
+        store
+            .set_alert_state(&got, "Closed", t(7), &body)
+            .await
+            .unwrap();
+        let closed = store.fired_alert("S", "a1").await.unwrap().unwrap();
+        assert_eq!(
+            (closed.alert_state.as_str(), closed.last_modified),
+            ("Closed", t(7))
+        );
         assert!(store.fired_alerts("s", t(6)).await.unwrap().is_empty());
         assert!(store.fired_alerts("other", t(0)).await.unwrap().is_empty());
     }
@@ -350,7 +387,10 @@ mod tests {
     #[tokio::test]
     async fn state_of_deleted_rules_is_forgotten() {
         let store = Store::in_memory().await.unwrap();
-        store.save_alert_evaluation(&state(t(1)), &[]).await.unwrap();
+        store
+            .save_alert_evaluation(&state(t(1)), &[])
+            .await
+            .unwrap();
         let key = state(t(1)).rule_key;
         assert_eq!(
             store
@@ -377,7 +417,10 @@ mod tests {
             .await
             .unwrap();
         let (ag, kind, created, got) = store.action_group_test("1").await.unwrap().unwrap();
-        assert_eq!((ag.as_str(), kind.as_str(), created), ("/ag", "budget", t(0)));
+        assert_eq!(
+            (ag.as_str(), kind.as_str(), created),
+            ("/ag", "budget", t(0))
+        );
         assert_eq!(got[0]["outcome"], Value::Null);
         assert_eq!(got[1]["outcome"]["sent"], "x");
         assert!(store.action_group_test("2").await.unwrap().is_none());
