@@ -80,9 +80,11 @@ pub fn event(
                 .to_string(),
         ),
     };
+    // One event per alert state change, group, receiver and result.
     let seed = format!(
-        "{}|{}|{}|{status}",
+        "{}|{}|{}|{}|{status}",
         subject.correlation_id,
+        subject.summary,
         group.key(),
         delivery.name
     );
