@@ -60,7 +60,7 @@ pub async fn handle(
                 let out =
                     generic::put_started(arm, &id, api_version, req.json_object()?, Some(req))
                         .await?;
-                let status = if out.created {
+                let status = if out.created && !ty.created_with_ok() {
                     StatusCode::CREATED
                 } else {
                     StatusCode::OK

@@ -83,6 +83,12 @@ pub trait ResourceType: Send + Sync + 'static {
         false
     }
 
+    /// Whether a PUT that creates answers 200 rather than 201 (types whose spec declares only
+    /// 200, e.g. metric alerts: az refuses a 201 from them).
+    fn created_with_ok(&self) -> bool {
+        false
+    }
+
     /// Azure's naming rule for this type; the default is the common Microsoft.Network one.
     fn validate_name(&self, name: &str) -> ArmResult<()> {
         validate_common_name(self.type_name(), name)

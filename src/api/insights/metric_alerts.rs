@@ -61,6 +61,10 @@ impl ResourceType for MetricAlerts {
         true
     }
 
+    fn created_with_ok(&self) -> bool {
+        true
+    }
+
     async fn prepare(
         &self,
         cx: &mut WriteCx<'_>,
