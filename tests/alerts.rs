@@ -576,3 +576,51 @@ async fn the_engine_fires_notifies_and_resolves() {
     writer.abort();
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fired_alert_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |dir: &tempfile::TempDir| ServeConfig {
+        in_memory: false,
+        time_scale: 60.0,
+        ..ServeConfig::for_tests(dir.path().to_path_buf())
+    };
+    let t = TestArmlet::start_with(config(&dir), dir).await;
+    network(&t).await;
+    let rx = Receiver::start().await;
+    let (_, ag) = t
+        .put(&ag_path("ag"), json!({"location": "Global", "properties": {"groupShortName": "ops",
+            "webhookReceivers": [{"name": "hook", "serviceUri": rx.url("/ok"), "useCommonAlertSchema": true}]}}))
+        .await;
+    let down = Arc::new(AtomicBool::new(true));
+    let writer = collector(&t, down.clone());
+    let rule = tutorial_rule(json!([{"actionGroupId": ag["id"]}]));
+    assert_eq!(t.put(&alert_path("r"), rule).await.0, 200);
+    let fired = rx.wait_for("/ok", 1, Duration::from_secs(20)).await;
+    writer.abort();
+    let dir = t.stop().await;
+
+    // Still failing after the restart: the stored state says it already fired.
+    let t = TestArmlet::start_with(config(&dir), dir).await;
+    let writer = collector(&t, down.clone());
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(rx.bodies("/ok").len(), 1, "notified again after a restart");
+    let (_, alerts) = t
+        .get(&format!(
+            "/subscriptions/{SUB}/providers/Microsoft.AlertsManagement/alerts?api-version={AM_API}"
+        ))
+        .await;
+    assert_eq!(alerts["value"].as_array().unwrap().len(), 1, "{alerts}");
+
+    down.store(false, Ordering::SeqCst);
+    let both = rx.wait_for("/ok", 2, Duration::from_secs(30)).await;
+    let (a, b) = (
+        &fired[0]["data"]["essentials"],
+        &both[1]["data"]["essentials"],
+    );
+    assert_eq!(b["monitorCondition"], "Resolved");
+    assert_eq!(a["alertId"], b["alertId"]);
+    assert_eq!(a["firedDateTime"], b["firedDateTime"]);
+    writer.abort();
+    t.stop().await;
+}
