@@ -25,7 +25,7 @@ use crate::arm::{Arm, ResourceId};
 use crate::model::action_group;
 use crate::model::metric_alert::{self, MetricAlertProperties};
 use crate::runtime::Runtime;
-use crate::runtime::alert::evaluate::{Evaluation, FiredState, State, Transition, due, evaluate};
+use crate::runtime::alert::evaluate::{FiredState, State, Transition, due, evaluate};
 use crate::runtime::alert::notification::Subject;
 use crate::runtime::alert::payload::AlertInstance;
 use crate::runtime::alert::record::status_list;
@@ -171,7 +171,8 @@ impl AlertEngine {
             }
             self.notify(a).await?;
         }
-        log_unchanged(rule_id, &e);
+        tracing::debug!(rule = %rule_id, series = e.series.len(), fired = e.state.len(),
+            "metric alert evaluated");
         Ok(())
     }
 
@@ -224,11 +225,6 @@ impl AlertEngine {
         }
         Ok(())
     }
-}
-
-fn log_unchanged(rule_id: &ResourceId, e: &Evaluation) {
-    tracing::debug!(rule = %rule_id, series = e.series.len(), fired = e.state.len(),
-        "metric alert evaluated");
 }
 
 /// The `Microsoft.AlertsManagement` row of an alert that just fired or resolved.

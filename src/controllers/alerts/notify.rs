@@ -71,10 +71,18 @@ impl Notifier {
         on_outcome: Option<OnOutcome>,
     ) {
         let subject = Arc::new(message.subject);
-        for (i, d) in deliveries.iter().enumerate() {
+        for (index, d) in deliveries.iter().enumerate() {
+            let one = One {
+                notifier: self.clone(),
+                group: group.clone(),
+                delivery: d.clone(),
+                subject: subject.clone(),
+                index,
+                on_outcome: on_outcome.clone(),
+            };
             let now = self.clock.now_utc();
             let Some(url) = &d.url else {
-                self.finish(group, d, &subject, Outcome::Recorded, now, &on_outcome, i);
+                one.finish(Outcome::Recorded, now);
                 continue;
             };
             let suspended = self
@@ -84,67 +92,65 @@ impl Notifier {
                 .get(url)
                 .copied();
             if self.policy.suspended(suspended, now) {
-                let outcome = Outcome::Failed {
-                    attempts: 0,
-                    detail: "not called: every attempt of an earlier delivery to this endpoint failed less than 15 minutes ago".into(),
-                };
-                self.finish(group, d, &subject, outcome, now, &on_outcome, i);
+                let detail = "not called: every attempt of an earlier delivery to this endpoint failed less than 15 minutes ago";
+                one.finish(
+                    Outcome::Failed {
+                        attempts: 0,
+                        detail: detail.into(),
+                    },
+                    now,
+                );
                 continue;
             }
             let body = body_for(d, message.common, message.legacy).clone();
-            let (this, group, d2, subject, on_outcome) = (
-                self.clone(),
-                group.clone(),
-                d.clone(),
-                subject.clone(),
-                on_outcome.clone(),
-            );
             let done = move |r: Delivered| {
-                let at = this.clock.now_utc();
+                let at = one.notifier.clock.now_utc();
+                let mut failed = one.notifier.failed.lock().expect("suspension lock");
                 let outcome = if r.ok {
-                    this.failed.lock().expect("suspension lock").remove(&r.url);
+                    failed.remove(&r.url);
                     Outcome::Delivered {
                         attempts: r.attempts,
                     }
                 } else {
-                    this.failed
-                        .lock()
-                        .expect("suspension lock")
-                        .insert(r.url.clone(), at);
+                    failed.insert(r.url.clone(), at);
                     Outcome::Failed {
                         attempts: r.attempts,
                         detail: detail(r.last),
                     }
                 };
-                this.finish(&group, &d2, &subject, outcome, at, &on_outcome, i);
+                drop(failed);
+                one.finish(outcome, at);
             };
             self.webhooks
                 .send_then(source, url, body, self.policy.clone(), Box::new(done));
         }
     }
+}
 
-    /// Records how one delivery ended: the activity-log event (written in the background) and
-    /// the caller's callback.
-    #[allow(clippy::too_many_arguments)]
-    fn finish(
-        &self,
-        group: &ResourceId,
-        d: &Delivery,
-        subject: &Subject,
-        outcome: Outcome,
-        at: DateTime<Utc>,
-        on_outcome: &Option<OnOutcome>,
-        index: usize,
-    ) {
-        let ev = event(group, d, subject, &outcome, at);
-        let store = self.store.clone();
+/// One delivery of one notification, until it has ended.
+struct One {
+    notifier: Notifier,
+    group: ResourceId,
+    delivery: Delivery,
+    subject: Arc<Subject>,
+    /// The delivery's index in the list, for the caller's callback.
+    index: usize,
+    on_outcome: Option<OnOutcome>,
+}
+
+impl One {
+    /// Records how the delivery ended: the activity-log event (written in the background)
+    /// and the caller's callback.
+    fn finish(self, outcome: Outcome, at: DateTime<Utc>) {
+        let ev = event(&self.group, &self.delivery, &self.subject, &outcome, at);
+        let store = self.notifier.store.clone();
         tokio::spawn(async move {
             if let Err(e) = store.append_activity(&ev).await {
                 tracing::warn!(error = %e, "recording a notification in the activity log failed");
             }
         });
-        if let Some(f) = on_outcome {
-            f(index, outcome, at);
+        if let Some(f) = &self.on_outcome {
+            f(self.index, outcome, at);
         }
     }
 }
