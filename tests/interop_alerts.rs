@@ -3,7 +3,7 @@
 //! `--time-scale 60`, a local webhook receiver in `myActionGroup`), and the action-group and
 //! metric-alert commands (create, show, list, update with --add-action / --remove-actions /
 //! --enabled, --disabled, dimension conditions, test notifications, delete) with Azure's
-//! errors for bad input.
+//! errors for bad input; and the same through the Python SDK's model classes.
 
 mod common;
 
@@ -703,5 +703,50 @@ async fn az_manages_action_groups_and_metric_alerts() {
         "rg",
     ])
     .await;
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_sdk_manages_action_groups_and_metric_alerts() {
+    let t = TestArmlet::start().await;
+    network(&t).await;
+    let rx = Receiver::start().await;
+    let out = python_sdk(&t, "sdk_alerts.py", &[&rx.url("/ok-sdk")]).await;
+    let v: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        v["ag"],
+        json!({"location": "Global", "short": "sdk", "hook_common": true})
+    );
+    assert_eq!(
+        v["patched_ag"],
+        json!({"enabled": false, "tags": {"by": "sdk"}})
+    );
+    assert_eq!(
+        v["rule"],
+        json!({"location": "global", "severity": 2, "window": "0:05:00", "metric": "HealthProbeStatus", "team": "web"})
+    );
+    assert_eq!(
+        v["patched"],
+        json!({"severity": 1, "enabled": false, "window": "0:05:00"})
+    );
+    assert_eq!(v["got_severity"], 1);
+    assert_eq!(
+        (v["by_group"].clone(), v["by_sub"].clone()),
+        (json!(["sdkRule"]), json!(["sdkRule"]))
+    );
+    assert_eq!(v["status"], json!([]), "no metric data, no monitored series");
+    assert_eq!(v["test"]["state"], "Completed");
+    assert_eq!(
+        v["test"]["actions"],
+        json!([["m", "Completed"], ["t", "Completed"]])
+    );
+    assert_eq!(rx.bodies("/ok-sdk").len(), 1);
+    assert_eq!(v["refused"]["status"], 400);
+    assert_eq!(v["refused"]["code"], "BadRequest");
+    assert_eq!(
+        v["refused"]["message"],
+        "Couldn't find a metric named NoSuchMetric."
+    );
+    assert_eq!(v["after_delete"], json!([]));
     t.stop().await;
 }
