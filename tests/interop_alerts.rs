@@ -734,7 +734,11 @@ async fn the_python_sdk_manages_action_groups_and_metric_alerts() {
         (v["by_group"].clone(), v["by_sub"].clone()),
         (json!(["sdkRule"]), json!(["sdkRule"]))
     );
-    assert_eq!(v["status"], json!([]), "no metric data, no monitored series");
+    assert_eq!(
+        v["status"],
+        json!([]),
+        "no metric data, no monitored series"
+    );
     assert_eq!(v["test"]["state"], "Completed");
     assert_eq!(
         v["test"]["actions"],
