@@ -112,6 +112,14 @@ impl App {
             arm.subscribe_changes(),
             shutdown.clone(),
         ));
+        tasks.spawn(crate::controllers::alerts::run(
+            Arc::new(crate::controllers::alerts::AlertEngine::new(
+                arm.clone(),
+                &runtime,
+            )),
+            arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
         Ok(Arc::new(App {
             config,
             data_dir,

@@ -1,6 +1,7 @@
 //! The HTTP surface: identity routes, and one ARM dispatcher that matches ARM URL shapes
 //! case-insensitively and hands each request to its provider.
 
+pub mod alerts_management;
 pub mod compute;
 pub mod identity;
 pub mod insights;
@@ -46,6 +47,7 @@ pub fn registry(runtime: &Arc<Runtime>, address_block: u8) -> Registry {
     r.register(compute::virtual_machine::VirtualMachines {
         runtime: runtime.clone(),
     });
+    insights::register(&mut r, runtime);
     r
 }
 
@@ -207,6 +209,17 @@ async fn subscription_scope(
         ["providers", "microsoft.resources", "deployments", rest @ ..] => {
             deployments::handle(app, req, sub, None, 5, rest).await
         }
+        [
+            "resourcegroups",
+            _,
+            "providers",
+            "microsoft.alertsmanagement",
+            "alerts",
+            rest @ ..,
+        ] => {
+            let scope = alerts_management::AlertScope::ResourceGroup(req.segments[3].clone());
+            alerts_management::handle(app, req, sub, scope, rest).await
+        }
         ["resourcegroups", _, "providers", _, _, ..] => {
             let rg = req.segments[3].clone();
             provider::handle(app, req, sub, Some(&rg), 5).await
@@ -236,6 +249,15 @@ async fn subscription_scope(
             location,
             rest @ ..,
         ] if !rest.is_empty() => compute::images::route(req, sub, location, rest).await,
+        [
+            "providers",
+            "microsoft.alertsmanagement",
+            "alerts",
+            rest @ ..,
+        ] => {
+            let scope = alerts_management::AlertScope::Subscription;
+            alerts_management::handle(app, req, sub, scope, rest).await
+        }
         ["providers", _, _, ..] => provider::handle(app, req, sub, None, 3).await,
         _ => Err(no_route(req)),
     }

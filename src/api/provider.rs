@@ -10,9 +10,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::{method_not_allowed, only};
 use crate::api::ApiState;
-use crate::arm::Arm;
 use crate::arm::lro::{self, Polling};
-use crate::arm::resource_type::Patch;
+use crate::arm::resource_type::ResourceType;
 use crate::arm::resources::{self as generic, child_of, resolve_type};
 use crate::arm::{ArmRequest, ArmResult, ResourceId, list};
 
@@ -58,17 +57,17 @@ pub async fn handle(
     let id = generic::canonical(ty.as_ref(), &probe_id);
     match &lower[3..] {
         [] => match req.method {
-            Method::PUT => put(arm, req, &id, api_version).await,
+            Method::PUT => {
+                let out =
+                    generic::put_started(arm, &id, api_version, req.json_object()?, Some(req))
+                        .await?;
+                Ok(respond(ty.as_ref(), req, &id, api_version, out))
+            }
             Method::GET | Method::HEAD => Ok(Json(generic::get(arm, &id).await?).into_response()),
-            Method::PATCH => match ty.patch() {
-                Patch::Tags => Ok(Json(generic::patch_tags(arm, &id, req).await?).into_response()),
-                // A partial update: the type merges the body into the stored resource, as
-                // on PUT, but only an existing resource can be patched.
-                Patch::Merge => {
-                    generic::get_stored(arm, &id).await?;
-                    put(arm, req, &id, api_version).await
-                }
-            },
+            Method::PATCH => {
+                let out = generic::patch(arm, &id, req).await?;
+                Ok(respond(ty.as_ref(), req, &id, api_version, out))
+            }
             Method::DELETE => Ok(if generic::delete(arm, &id, Some(req)).await? {
                 StatusCode::OK
             } else {
@@ -121,23 +120,23 @@ pub async fn handle(
     }
 }
 
-/// Create-or-update of a top-level resource: 201 or 200, with polling headers when the type
-/// provisions asynchronously.
-async fn put(
-    arm: &std::sync::Arc<Arm>,
+/// The answer to a create, update or patch: 201 (200 for types whose spec says so) or 200,
+/// with polling headers when the type provisions asynchronously.
+fn respond(
+    ty: &dyn ResourceType,
     req: &ArmRequest,
     id: &ResourceId,
     api_version: &str,
-) -> ArmResult<Response> {
-    let out = generic::put_started(arm, id, api_version, req.json_object()?, Some(req)).await?;
-    let status = if out.created {
+    out: generic::PutOutcome,
+) -> Response {
+    let status = if out.created && !ty.created_with_ok() {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     let location = out.doc["location"].as_str().unwrap_or("eastus").to_string();
     let response = (status, Json(out.doc)).into_response();
-    Ok(match out.operation {
+    match out.operation {
         Some(op) => {
             let style = Polling::Provider {
                 namespace: &id.namespace,
@@ -149,5 +148,5 @@ async fn put(
             )
         }
         None => response,
-    })
+    }
 }

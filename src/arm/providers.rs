@@ -14,6 +14,7 @@ pub const NAMESPACES: &[&str] = &[
     "Microsoft.Network",
     "Microsoft.Compute",
     "Microsoft.Insights",
+    "Microsoft.AlertsManagement",
 ];
 
 /// Microsoft.Resources types armlet implements by hand (not through the registry).
@@ -47,6 +48,14 @@ const RESOURCES_TYPES: &[(&str, &[&str])] = &[
     ("locations", &["2022-12-01", "2021-01-01"]),
 ];
 
+/// Microsoft.AlertsManagement types armlet serves by hand: the fired alerts of metric alert
+/// rules (`api::alerts_management`). 2019-05-05-preview is what az's alertsmanagement
+/// extension sends; the spec's stable version is 2019-03-01.
+const ALERTS_MANAGEMENT_TYPES: &[(&str, &[&str])] = &[(
+    "alerts",
+    &["2019-05-05-preview", "2019-03-01", "2018-05-05"],
+)];
+
 pub fn canonical(namespace: &str) -> ArmResult<&'static str> {
     NAMESPACES
         .iter()
@@ -72,11 +81,13 @@ fn resource_type(name: &str, api_versions: &[&str]) -> Value {
 }
 
 pub fn provider(arm: &Arm, namespace: &'static str, sub: Option<&str>) -> Value {
-    let types: Vec<Value> = if namespace == "Microsoft.Resources" {
-        RESOURCES_TYPES
-            .iter()
-            .map(|(t, v)| resource_type(t, v))
-            .collect()
+    let by_hand = match namespace {
+        "Microsoft.Resources" => Some(RESOURCES_TYPES),
+        "Microsoft.AlertsManagement" => Some(ALERTS_MANAGEMENT_TYPES),
+        _ => None,
+    };
+    let types: Vec<Value> = if let Some(by_hand) = by_hand {
+        by_hand.iter().map(|(t, v)| resource_type(t, v)).collect()
     } else {
         arm.registry
             .in_namespace(namespace)

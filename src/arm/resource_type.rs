@@ -85,6 +85,18 @@ pub trait ResourceType: Send + Sync + 'static {
         Patch::Tags
     }
 
+    /// The location to store for a PUT's `location`; the default accepts Azure's regions.
+    /// Types whose location is `global` (action groups, metric alerts) override it.
+    fn location(&self, given: &str) -> ArmResult<String> {
+        super::location::parse_for(given, self.type_name())
+    }
+
+    /// Whether a PUT that creates answers 200 rather than 201 (types whose spec declares only
+    /// 200, e.g. metric alerts: az refuses a 201 from them).
+    fn created_with_ok(&self) -> bool {
+        false
+    }
+
     /// Azure's naming rule for this type; the default is the common Microsoft.Network one.
     fn validate_name(&self, name: &str) -> ArmResult<()> {
         validate_common_name(self.type_name(), name)

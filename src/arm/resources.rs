@@ -9,10 +9,9 @@ use serde_json::{Map, Value, json};
 
 use super::error::{ArmError, ArmResult};
 use super::id::ResourceId;
-use super::location;
 use super::operations::Worker;
 use super::request::ArmRequest;
-use super::resource_type::{Child, ResourceType, WriteCx};
+use super::resource_type::{Child, Patch, ResourceType, WriteCx};
 use super::service::Arm;
 use super::tags::{new_etag, parse_tags};
 use crate::store::{OperationStatus, Resource, ResourceQuery, operations, resources};
@@ -147,7 +146,7 @@ pub async fn put_started(
         body.get("location").and_then(Value::as_str),
         &stored_location,
     ) {
-        (Some(l), _) => location::parse_for(l, ty.type_name())?,
+        (Some(l), _) => ty.location(l)?,
         (None, Some(l)) => l.clone(),
         (None, None) => {
             return Err(ArmError::bad_request(
@@ -313,6 +312,28 @@ pub async fn list(
         }
     }
     Ok(out)
+}
+
+/// PATCH: tags, or for types whose PATCH body has properties, the stored document merged with
+/// the patch and written through [`put_started`] (so it is validated like a PUT).
+pub async fn patch(arm: &Arc<Arm>, id: &ResourceId, req: &ArmRequest) -> ArmResult<PutOutcome> {
+    let ty = resolve_type(arm, id, "")?;
+    if ty.patch() == Patch::Tags {
+        let doc = patch_tags(arm, id, req).await?;
+        return Ok(PutOutcome {
+            doc,
+            created: false,
+            operation: None,
+        });
+    }
+    let api_version = req.api_version()?;
+    let patch = req.json_object()?;
+    let mut doc = get_stored(arm, id).await?.body;
+    crate::model::merge::merge(&mut doc, Value::Object(patch));
+    let Value::Object(body) = doc else {
+        return Err(ArmError::internal("stored document is not an object"));
+    };
+    put_started(arm, id, api_version, body, Some(req)).await
 }
 
 /// PATCH: tags (the part of PATCH every type shares).

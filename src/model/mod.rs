@@ -9,6 +9,7 @@
 
 pub mod action_group;
 pub mod activity_log;
+pub mod alerts_management;
 pub mod autoscale;
 pub mod compute;
 pub mod duration;

@@ -45,6 +45,14 @@ pub struct Delivered {
 /// Deliveries kept for views.
 const KEPT: usize = 200;
 
+/// The least real time one attempt gets, however fast Azure time runs: at `--time-scale 60`
+/// Azure's 10-second webhook timeout would be 0.17 s, less than a receiver on a busy machine
+/// may need, and a spurious timeout would deliver the same payload twice.
+const MIN_REAL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Called with how a delivery ended.
+pub type OnDelivered = Box<dyn FnOnce(Delivered) + Send + 'static>;
+
 #[derive(Clone)]
 pub struct Webhooks {
     client: reqwest::Client,
@@ -71,6 +79,18 @@ impl Webhooks {
 
     /// POSTs `body` as JSON to `url` in the background, retrying per `policy`.
     pub fn send(&self, source: &str, url: &str, body: Value, policy: Arc<dyn RetryPolicy>) {
+        self.send_then(source, url, body, policy, Box::new(|_| {}));
+    }
+
+    /// Like [`Self::send`], and calls `done` when the delivery has ended (not on shutdown).
+    pub fn send_then(
+        &self,
+        source: &str,
+        url: &str,
+        body: Value,
+        policy: Arc<dyn RetryPolicy>,
+        done: OnDelivered,
+    ) {
         let this = self.clone();
         let (source, url) = (source.to_string(), url.to_string());
         self.tasks.spawn(async move {
@@ -96,13 +116,15 @@ impl Webhooks {
                         if !ok {
                             tracing::warn!(url, source, attempt, ?outcome, "webhook gave up");
                         }
-                        this.remember(Delivered {
+                        let d = Delivered {
                             url,
                             source,
                             attempts: attempt,
                             last: outcome,
                             ok,
-                        });
+                        };
+                        this.remember(d.clone());
+                        done(d);
                         return;
                     }
                 }
@@ -115,7 +137,7 @@ impl Webhooks {
             .client
             .post(url)
             .json(body)
-            .timeout(self.clock.real(timeout))
+            .timeout(self.clock.real(timeout).max(MIN_REAL_TIMEOUT))
             .send();
         match request.await {
             Ok(r) => Attempt::Status(r.status().as_u16()),
