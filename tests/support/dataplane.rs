@@ -140,6 +140,7 @@ pub fn backend(key: &str, addr: SocketAddr, probe: Option<ProbeKey>) -> Backend 
         key: key.into(),
         addr,
         probe,
+        draining: false,
     }
 }
 
