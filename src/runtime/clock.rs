@@ -63,6 +63,12 @@ impl Clock {
             + chrono::TimeDelta::from_std(self.elapsed()).unwrap_or(chrono::TimeDelta::MAX)
     }
 
+    /// The Azure date-time of a moment given as [`Self::elapsed`] (health entries keep
+    /// their `since` that way).
+    pub fn utc_at(&self, elapsed: Duration) -> chrono::DateTime<chrono::Utc> {
+        self.wall_start + chrono::TimeDelta::from_std(elapsed).unwrap_or(chrono::TimeDelta::MAX)
+    }
+
     /// A tokio interval ticking every `azure` of Azure time.
     pub fn interval(&self, azure: Duration) -> tokio::time::Interval {
         let mut i = tokio::time::interval(self.real(azure).max(Duration::from_millis(1)));

@@ -323,6 +323,7 @@ fn probe_targets(plan: &Plan, live: &dyn Fn(&str) -> bool) -> Vec<ProbeTarget> {
             request_path: p.request_path.clone(),
             interval: p.interval,
             threshold: p.threshold,
+            app_health: p.app_health,
         })
         .collect()
 }

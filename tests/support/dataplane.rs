@@ -194,6 +194,7 @@ impl Rig {
 
 pub fn http_probe(backend: &str, addr: SocketAddr) -> ProbeTarget {
     ProbeTarget {
+        app_health: None,
         key: ProbeKey::new("hp", backend),
         protocol: ProbeProtocol::Http,
         addr,

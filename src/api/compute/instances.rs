@@ -175,6 +175,7 @@ pub async fn create(cx: &mut WriteCx<'_>, n: NewInstance<'_>) -> ArmResult<()> {
         generation: 0,
         reimages: 0,
         bind_address: n.bind_address,
+        delete_requested: false,
     }
     .store(&mut body);
     cx.put(&Resource {

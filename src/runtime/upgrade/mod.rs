@@ -14,6 +14,7 @@
 
 pub mod error;
 pub mod imds;
+pub mod observe;
 pub mod orchestration;
 pub mod plan;
 pub mod policy;
@@ -26,12 +27,16 @@ mod time;
 use chrono::{DateTime, Utc};
 
 /// An instance's application health, from the load balancer probe or the Application
-/// Health extension (Rich Health States add `Unknown`).
+/// Health extension (Rich Health States add `Unknown` and `Initializing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
     Healthy,
     Unhealthy,
     Unknown,
+    /// No verdict yet (a new process, Rich Health States' grace period): rolling upgrades
+    /// wait for it, automatic repairs leave it alone ("Initializing: wait for the state to
+    /// be Healthy, Unhealthy, or Unknown; instance repairs trigger: no").
+    Initializing,
 }
 
 /// Power state as the runtime knows it; only running instances are probed.
