@@ -92,6 +92,10 @@ impl App {
         workers.register(resources::PROVISION_KIND, resources::ProvisionWorker);
         workers.register(groups::DELETE_KIND, groups::DeleteWorker);
         crate::deploy::engine::register(&mut workers);
+        workers.register(
+            crate::api::compute::rolling_upgrades::OPERATION_KIND,
+            crate::api::compute::rolling_upgrades::RollingUpgradeWorker,
+        );
         let arm = Arc::new(Arm::new(ArmParts {
             store: store.clone(),
             registry: crate::api::registry(&runtime, config.address_block),
@@ -109,6 +113,18 @@ impl App {
         arm.resume_operations().await?;
         tasks.spawn(crate::runtime::reconciler::run(
             runtime.clone(),
+            arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        // The scale-set lifecycle controllers write instances through the Compute provider.
+        let fleet: Arc<dyn crate::runtime::upgrade::fleet::Fleet> =
+            Arc::new(crate::api::compute::fleet::ApiFleet {
+                arm: arm.clone(),
+                address_block: config.address_block,
+            });
+        tasks.spawn(crate::runtime::upgrade::rolling::run(
+            runtime.clone(),
+            fleet.clone(),
             arm.subscribe_changes(),
             shutdown.clone(),
         ));

@@ -369,7 +369,8 @@ fn health_extension_probe(inst: &InstancePlan, ports: PortRule) -> Option<ProbeP
 
 /// A setting that is a number, or a string holding one (`--settings` values arrive as either).
 fn number(v: &Value) -> Option<u64> {
-    v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
 
 /// The Application Health extension's `properties` in an instance model, if it has one.
@@ -603,11 +604,17 @@ mod tests {
         assert_eq!((rich.interval, rich.threshold), (Duration::from_secs(2), 3));
         assert_eq!(
             rich.app_health,
-            Some(AppHealthSettings { rich: true, grace: Duration::from_secs(6) }),
+            Some(AppHealthSettings {
+                rich: true,
+                grace: Duration::from_secs(6)
+            }),
             "grace defaults to interval x numberOfProbes"
         );
         let binary = probe(1);
-        assert_eq!((binary.protocol, binary.azure_port), (ProbeProtocol::Tcp, 8080));
+        assert_eq!(
+            (binary.protocol, binary.azure_port),
+            (ProbeProtocol::Tcp, 8080)
+        );
         assert!(!binary.app_health.unwrap().rich);
     }
 }

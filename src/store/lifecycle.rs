@@ -113,10 +113,7 @@ pub async fn forget_scale_set(
         "DELETE FROM orchestration_services WHERE scale_set = ?",
         "DELETE FROM scheduled_events WHERE scale_set = ?",
     ] {
-        sqlx::query(sql)
-            .bind(&key)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(sql).bind(&key).execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -130,17 +127,17 @@ impl Store {
     /// Every upgrade of a scale set, oldest first.
     pub async fn upgrades(&self, scale_set: &str) -> Result<Vec<UpgradeRow>, sqlx::Error> {
         let rows = sqlx::query(select_upgrades!("WHERE scale_set = ? ORDER BY id"))
-        .bind(scale_set.to_ascii_lowercase())
-        .fetch_all(&self.pool)
-        .await?;
+            .bind(scale_set.to_ascii_lowercase())
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(upgrade_row).collect()
     }
 
     /// The upgrades the controller has work on, oldest first.
     pub async fn active_upgrades(&self) -> Result<Vec<UpgradeRow>, sqlx::Error> {
         let rows = sqlx::query(select_upgrades!("WHERE active = 1 ORDER BY id"))
-        .fetch_all(&self.pool)
-        .await?;
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(upgrade_row).collect()
     }
 
@@ -251,17 +248,33 @@ mod tests {
             .await
             .unwrap();
         let image = json!({"publisher": "Canonical"});
-        let second = insert_upgrade(&mut w.tx, "/s/vmss/web", "OsImage", &json!({"n": 2}), Some(&image))
-            .await
-            .unwrap();
+        let second = insert_upgrade(
+            &mut w.tx,
+            "/s/vmss/web",
+            "OsImage",
+            &json!({"n": 2}),
+            Some(&image),
+        )
+        .await
+        .unwrap();
         w.commit().await.unwrap();
         let latest = store.latest_upgrade("/s/vmss/web").await.unwrap().unwrap();
         assert_eq!((latest.id, latest.kind.as_str()), (second, "OsImage"));
         assert_eq!(latest.target_image, Some(image));
         assert_eq!(store.active_upgrades().await.unwrap().len(), 2);
         // A write that names the version it read wins once; a stale one loses.
-        assert!(store.save_upgrade(first, 1, false, &json!({"n": 3})).await.unwrap());
-        assert!(!store.save_upgrade(first, 1, true, &json!({"n": 4})).await.unwrap());
+        assert!(
+            store
+                .save_upgrade(first, 1, false, &json!({"n": 3}))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .save_upgrade(first, 1, true, &json!({"n": 4}))
+                .await
+                .unwrap()
+        );
         let all = store.upgrades("/s/vmss/web").await.unwrap();
         assert_eq!(all[0].record, json!({"n": 3}));
         assert!(!all[0].active);
@@ -275,13 +288,37 @@ mod tests {
     #[tokio::test]
     async fn services_and_scheduled_events_round_trip() {
         let store = Store::in_memory().await.unwrap();
-        assert!(!store.service_suspended("/s/v", "AutomaticRepairs").await.unwrap());
-        store.set_service_suspended("/s/v", "AutomaticRepairs", true).await.unwrap();
-        assert!(store.service_suspended("/S/V", "AutomaticRepairs").await.unwrap());
-        store.set_service_suspended("/s/v", "AutomaticRepairs", false).await.unwrap();
-        assert!(!store.service_suspended("/s/v", "AutomaticRepairs").await.unwrap());
+        assert!(
+            !store
+                .service_suspended("/s/v", "AutomaticRepairs")
+                .await
+                .unwrap()
+        );
+        store
+            .set_service_suspended("/s/v", "AutomaticRepairs", true)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .service_suspended("/S/V", "AutomaticRepairs")
+                .await
+                .unwrap()
+        );
+        store
+            .set_service_suspended("/s/v", "AutomaticRepairs", false)
+            .await
+            .unwrap();
+        assert!(
+            !store
+                .service_suspended("/s/v", "AutomaticRepairs")
+                .await
+                .unwrap()
+        );
         assert!(store.scheduled_events("/s/v").await.unwrap().is_none());
-        store.save_scheduled_events("/s/v", &json!({"incarnation": 2})).await.unwrap();
+        store
+            .save_scheduled_events("/s/v", &json!({"incarnation": 2}))
+            .await
+            .unwrap();
         assert_eq!(
             store.all_scheduled_events().await.unwrap(),
             [("/s/v".to_string(), json!({"incarnation": 2}))]

@@ -37,6 +37,9 @@ pub async fn route(
     vmss: &ResourceId,
     rest: &[&str],
 ) -> ArmResult<Response> {
+    if let Some(answer) = super::rolling_upgrades::route(app, rt, req, vmss, rest).await {
+        return answer;
+    }
     match rest {
         ["virtualmachines"] => {
             only(req, &[Method::GET])?;
@@ -323,7 +326,11 @@ pub async fn act(
         id: &canonical,
         api_version: "",
     };
-    let rows = instances::list_rows(&mut cx, &canonical).await?;
+    let rows: Vec<Resource> = instances::list_rows(&mut cx, &canonical)
+        .await?
+        .into_iter()
+        .filter(|r| !instances::delete_requested(r))
+        .collect();
     let selected: Vec<&Resource> = match &ids {
         None => rows.iter().collect(),
         Some(ids) => {
@@ -339,8 +346,9 @@ pub async fn act(
     };
     match action {
         "delete" => {
+            let notify = scale_set::terminate_notifications(&vmss_row.body)?;
             for row in &selected {
-                instances::delete_instance(&mut cx, row).await?;
+                instances::request_delete(&mut cx, row, notify).await?;
             }
             let capacity = rows.len().saturating_sub(selected.len());
             vmss_row.body["sku"]["capacity"] = json!(capacity);

@@ -110,7 +110,9 @@ pub fn observe(
             next.state = signal;
         }
     }
-    if next.state == AppHealthState::Initializing && settings.rich && now >= m.started + settings.grace
+    if next.state == AppHealthState::Initializing
+        && settings.rich
+        && now >= m.started + settings.grace
     {
         next.state = if tcp {
             AppHealthState::Unhealthy
@@ -148,7 +150,10 @@ pub async fn probe(
             }
             _ => get(tcp, target.addr, path).await?,
         };
-        Ok((verdict(status, &body, settings.rich), format!("status {status}")))
+        Ok((
+            verdict(status, &body, settings.rich),
+            format!("status {status}"),
+        ))
     };
     match tokio::time::timeout(timeout, attempt).await {
         Ok(Ok(result)) => result,
@@ -211,7 +216,14 @@ pub fn parse_response(raw: &[u8]) -> Option<(u16, Vec<u8>)> {
         let l = l.to_ascii_lowercase();
         l.starts_with("transfer-encoding:") && l.contains("chunked")
     });
-    Some((status, if chunked { dechunk(body)? } else { body.to_vec() }))
+    Some((
+        status,
+        if chunked {
+            dechunk(body)?
+        } else {
+            body.to_vec()
+        },
+    ))
 }
 
 fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
@@ -257,12 +269,27 @@ pub async fn run(
             r = probe(&target, &settings, timeout) => r,
         };
         let before = machine.state;
-        machine = observe(machine, signal, target.threshold, &settings, tcp, clock.elapsed());
+        machine = observe(
+            machine,
+            signal,
+            target.threshold,
+            &settings,
+            tcp,
+            clock.elapsed(),
+        );
         if machine.state != before {
             tracing::info!(backend = %target.key.backend, state = ?machine.state, %detail,
                 "application health changed");
         }
-        publish(&board, &clock, &target.key, machine, signal, detail, &cancel);
+        publish(
+            &board,
+            &clock,
+            &target.key,
+            machine,
+            signal,
+            detail,
+            &cancel,
+        );
     }
 }
 
@@ -312,7 +339,12 @@ mod tests {
         grace: Duration::ZERO,
     };
 
-    fn run(signals: &[(Signal, u64)], threshold: u32, s: &AppHealthSettings, tcp: bool) -> Vec<AppHealthState> {
+    fn run(
+        signals: &[(Signal, u64)],
+        threshold: u32,
+        s: &AppHealthSettings,
+        tcp: bool,
+    ) -> Vec<AppHealthState> {
         let mut m = Machine::new(Duration::ZERO);
         signals
             .iter()
@@ -326,17 +358,37 @@ mod tests {
     #[test]
     fn rich_states_leave_initializing_after_equal_signals() {
         assert_eq!(
-            run(&[(Healthy, 5), (Unhealthy, 10), (Unhealthy, 15), (Unhealthy, 20)], 3, &RICH, false),
+            run(
+                &[
+                    (Healthy, 5),
+                    (Unhealthy, 10),
+                    (Unhealthy, 15),
+                    (Unhealthy, 20)
+                ],
+                3,
+                &RICH,
+                false
+            ),
             [Initializing, Initializing, Initializing, Unhealthy]
         );
         assert_eq!(
-            run(&[(Healthy, 5), (Unknown, 10), (Unknown, 15)], 1, &RICH, false),
+            run(
+                &[(Healthy, 5), (Unknown, 10), (Unknown, 15)],
+                1,
+                &RICH,
+                false
+            ),
             [Healthy, Unknown, Unknown],
             "after Initializing, Unknown is a state like the others"
         );
         // Unknown signals do not end Initializing; the grace period does.
         assert_eq!(
-            run(&[(Unknown, 5), (Unknown, 30), (Unknown, 60)], 1, &RICH, false),
+            run(
+                &[(Unknown, 5), (Unknown, 30), (Unknown, 60)],
+                1,
+                &RICH,
+                false
+            ),
             [Initializing, Initializing, Unknown]
         );
         assert_eq!(
@@ -349,7 +401,17 @@ mod tests {
     #[test]
     fn binary_states_follow_the_number_of_probes() {
         assert_eq!(
-            run(&[(Healthy, 5), (Unhealthy, 10), (Unhealthy, 15), (Healthy, 20)], 2, &BINARY, false),
+            run(
+                &[
+                    (Healthy, 5),
+                    (Unhealthy, 10),
+                    (Unhealthy, 15),
+                    (Healthy, 20)
+                ],
+                2,
+                &BINARY,
+                false
+            ),
             [Initializing, Initializing, Unhealthy, Unhealthy]
         );
         assert_eq!(run(&[(Healthy, 5)], 1, &BINARY, false), [Healthy]);
@@ -359,11 +421,18 @@ mod tests {
     fn answers_are_judged_as_the_extension_does() {
         let healthy = br#"{"ApplicationHealthState": "Healthy"}"#;
         assert_eq!(verdict(200, healthy, true), Healthy);
-        assert_eq!(verdict(204, br#"{"ApplicationHealthState":"unhealthy"}"#, true), Unhealthy);
+        assert_eq!(
+            verdict(204, br#"{"ApplicationHealthState":"unhealthy"}"#, true),
+            Unhealthy
+        );
         assert_eq!(verdict(200, b"ok", true), Unknown);
         assert_eq!(verdict(503, healthy, true), Unknown);
         assert_eq!(verdict(200, b"anything", false), Healthy);
-        assert_eq!(verdict(201, b"", false), Unhealthy, "binary wants exactly 200");
+        assert_eq!(
+            verdict(201, b"", false),
+            Unhealthy,
+            "binary wants exactly 200"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! Every function takes `now` (Azure time on the scaled clock) as an argument.
 
 pub mod error;
+pub mod fleet;
 pub mod imds;
 pub mod observe;
 pub mod orchestration;
@@ -20,6 +21,7 @@ pub mod plan;
 pub mod policy;
 pub mod progress;
 pub mod repair;
+pub mod rolling;
 pub mod scheduled_events;
 pub mod status;
 mod time;
