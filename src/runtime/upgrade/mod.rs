@@ -12,6 +12,7 @@
 //!
 //! Every function takes `now` (Azure time on the scaled clock) as an argument.
 
+pub mod automatic_repairs;
 pub mod error;
 pub mod fleet;
 pub mod imds;
