@@ -110,6 +110,9 @@ impl App {
             runtime: runtime.clone(),
             tokens,
         });
+        runtime
+            .imds
+            .set_router(crate::api::imds::router(api.clone()));
         arm.resume_operations().await?;
         tasks.spawn(crate::runtime::reconciler::run(
             runtime.clone(),
@@ -125,6 +128,18 @@ impl App {
         tasks.spawn(crate::runtime::upgrade::rolling::run(
             runtime.clone(),
             fleet.clone(),
+            arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::runtime::upgrade::automatic_repairs::run(
+            runtime.clone(),
+            fleet.clone(),
+            arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::runtime::upgrade::terminate::run(
+            runtime.clone(),
+            fleet,
             arm.subscribe_changes(),
             shutdown.clone(),
         ));

@@ -3,6 +3,7 @@
 
 pub mod compute;
 pub mod identity;
+pub mod imds;
 pub mod insights;
 pub mod network;
 pub mod operations;

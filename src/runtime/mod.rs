@@ -10,6 +10,7 @@ pub mod alert;
 pub mod autoscale;
 pub mod clock;
 pub mod decide;
+pub mod imds;
 pub mod instance;
 pub mod plan;
 pub mod ports;
@@ -74,6 +75,8 @@ pub struct Runtime {
     /// When each instance's process last started (Azure time): automatic repairs' grace
     /// period runs from there.
     pub starts: Arc<Starts>,
+    /// Each instance's Instance Metadata Service endpoint.
+    pub imds: imds::ImdsHost,
 }
 
 /// When each instance's current process started, in Azure time.
@@ -122,6 +125,7 @@ impl Runtime {
             pass: Default::default(),
             started: Default::default(),
             starts: Default::default(),
+            imds: imds::ImdsHost::new(shutdown.child_token(), tasks.clone()),
         })
     }
 

@@ -185,6 +185,7 @@ pub async fn reconcile(rt: &Runtime) -> anyhow::Result<bool> {
             Action::Remove { key } => {
                 started.remove(&key);
                 rt.starts.forget(&key);
+                rt.imds.release(&key);
                 work.push(tokio::spawn(async move {
                     if let Err(e) = rt_sup.remove(&key, grace).await {
                         tracing::warn!(instance = key, error = %e, "removing deleted instance");
@@ -330,6 +331,10 @@ fn probe_targets(plan: &Plan, live: &dyn Fn(&str) -> bool) -> Vec<ProbeTarget> {
 
 /// The process an instance runs: custom data, the image → command mapping, or the built-in app.
 fn instance_spec(rt: &Runtime, inst: &InstancePlan) -> anyhow::Result<InstanceSpec> {
+    let mut extra_env = vec![("ARMLET_GENERATION".into(), inst.generation.to_string())];
+    if let Some(imds) = rt.imds.endpoint(&inst.key, inst.bind_address) {
+        extra_env.push(("ARMLET_IMDS_ENDPOINT".into(), format!("http://{imds}")));
+    }
     let custom_data = inst.model["osProfile"]["customData"].as_str();
     let mut program = instance::program::from_custom_data(custom_data)?;
     if matches!(program, instance::Program::BuiltIn)
@@ -360,7 +365,7 @@ fn instance_spec(rt: &Runtime, inst: &InstancePlan) -> anyhow::Result<InstanceSp
             .collect(),
         program,
         model_version: inst.model_version.to_string(),
-        extra_env: vec![("ARMLET_GENERATION".into(), inst.generation.to_string())],
+        extra_env,
     })
 }
 

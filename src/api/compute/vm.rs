@@ -40,6 +40,12 @@ pub async fn route(
     if let Some(answer) = super::rolling_upgrades::route(app, rt, req, vmss, rest).await {
         return answer;
     }
+    if let Some(answer) = super::lifecycle::route(app, req, vmss, rest).await {
+        return answer;
+    }
+    if let Some(answer) = super::extensions::route(app, req, vmss, rest).await {
+        return answer;
+    }
     match rest {
         ["virtualmachines"] => {
             only(req, &[Method::GET])?;
@@ -260,9 +266,12 @@ async fn scale_set_view(app: &Arm, rt: &Runtime, vmss: &ResourceId) -> ArmResult
         .into_iter()
         .map(|(code, count)| json!({"code": code, "count": count}))
         .collect();
+    let vmss_row = generic::get_stored(app, vmss).await?;
+    let services = super::lifecycle::services(app, &vmss_row.body, &vmss_row.key()).await?;
     Ok(json!({
         "virtualMachine": {"statusesSummary": summary},
-        "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded"}]
+        "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded"}],
+        "orchestrationServices": services,
     }))
 }
 

@@ -25,6 +25,7 @@ pub mod repair;
 pub mod rolling;
 pub mod scheduled_events;
 pub mod status;
+pub mod terminate;
 mod time;
 
 use chrono::{DateTime, Utc};
