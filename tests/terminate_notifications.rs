@@ -200,7 +200,10 @@ async fn scale_in_notifies_waits_and_drains_in_flight_requests() {
         assert_eq!((code, text.contains("done by web_")), (200, true), "{text}");
         by_leaving += usize::from(text.ends_with("web_1"));
     }
-    assert!(by_leaving > 0, "no request was in flight on the leaving instance");
+    assert!(
+        by_leaving > 0,
+        "no request was in flight on the leaving instance"
+    );
     let report = load.stop().await;
     assert_eq!(report.failed, 0, "failed requests: {:?}", report.failures);
     // The events left the document with their instances.

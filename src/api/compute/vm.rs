@@ -119,7 +119,13 @@ pub async fn route(
         ] => {
             only(req, &[Method::POST])?;
             let ids = instance_ids(req)?;
-            if matches!(*action, "delete" | "manualupgrade") && ids.is_none() {
+            // `["*"]` names every instance; only an absent list is missing.
+            let named = !req.body.iter().all(u8::is_ascii_whitespace)
+                && req
+                    .json_object()?
+                    .get("instanceIds")
+                    .is_some_and(|v| !v.is_null());
+            if matches!(*action, "delete" | "manualupgrade") && !named {
                 return Err(ArmError::bad_request(
                     "InvalidParameter",
                     "Required parameter 'instanceIds' is missing (null).",
