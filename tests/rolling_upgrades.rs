@@ -334,3 +334,41 @@ async fn bad_requests_get_azures_errors() {
     );
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_resumes_after_a_restart() {
+    let on_disk = |dir: &tempfile::TempDir| armlet::config::ServeConfig {
+        time_scale: SCALE,
+        in_memory: false,
+        ..armlet::config::ServeConfig::for_tests(dir.path().to_path_buf())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestArmlet::start_with(on_disk(&dir), dir).await;
+    // Two batches of one with a 3-minute pause (9 s here) between them.
+    let policy = json!({"maxBatchInstancePercent": 50, "pauseTimeBetweenBatches": "PT3M"});
+    rolling_set(&t, 2, policy).await;
+    change_model(&t, V2).await;
+    eventually(Duration::from_secs(60), || async {
+        let (_, l) = latest(&t).await;
+        (l["properties"]["progress"]["successfulInstanceCount"] == 1).then_some(())
+    })
+    .await;
+    let dir = t.stop().await;
+
+    let t = TestArmlet::start_with(on_disk(&dir), dir).await;
+    let (_, resumed) = latest(&t).await;
+    assert_eq!(
+        resumed["properties"]["runningStatus"]["code"], "RollingForward",
+        "{resumed}"
+    );
+    assert_eq!(
+        resumed["properties"]["progress"]["successfulInstanceCount"],
+        1
+    );
+    let (done, _) = wait_for(&t, "Completed", Duration::from_secs(90)).await;
+    assert_eq!(done["properties"]["progress"]["successfulInstanceCount"], 2);
+    for i in instances(&t).await {
+        assert_eq!(i["properties"]["latestModelApplied"], true, "{i}");
+    }
+    t.stop().await;
+}
