@@ -92,6 +92,10 @@ impl App {
         workers.register(resources::PROVISION_KIND, resources::ProvisionWorker);
         workers.register(groups::DELETE_KIND, groups::DeleteWorker);
         crate::deploy::engine::register(&mut workers);
+        workers.register(
+            crate::api::compute::rolling_upgrades::OPERATION_KIND,
+            crate::api::compute::rolling_upgrades::RollingUpgradeWorker,
+        );
         let arm = Arc::new(Arm::new(ArmParts {
             store: store.clone(),
             registry: crate::api::registry(&runtime, config.address_block),
@@ -106,6 +110,9 @@ impl App {
             runtime: runtime.clone(),
             tokens,
         });
+        runtime
+            .imds
+            .set_router(crate::api::imds::router(api.clone()));
         arm.resume_operations().await?;
         tasks.spawn(crate::runtime::reconciler::run(
             runtime.clone(),
@@ -117,6 +124,30 @@ impl App {
                 arm.clone(),
                 &runtime,
             )),
+            arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        // The scale-set lifecycle controllers write instances through the Compute provider.
+        let fleet: Arc<dyn crate::runtime::upgrade::fleet::Fleet> =
+            Arc::new(crate::api::compute::fleet::ApiFleet {
+                arm: arm.clone(),
+                address_block: config.address_block,
+            });
+        tasks.spawn(crate::runtime::upgrade::rolling::run(
+            runtime.clone(),
+            fleet.clone(),
+            arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::runtime::upgrade::automatic_repairs::run(
+            runtime.clone(),
+            fleet.clone(),
+            arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::runtime::upgrade::terminate::run(
+            runtime.clone(),
+            fleet,
             arm.subscribe_changes(),
             shutdown.clone(),
         ));

@@ -202,6 +202,7 @@ async fn https_probe_accepts_a_self_signed_backend() {
     let mut plain_to_tls = http_probe("plain", addr);
     plain_to_tls.key = ProbeKey::new("hp", "plain");
     let tcp_closed = ProbeTarget {
+        app_health: None,
         key: ProbeKey::new("tp", "closed"),
         protocol: ProbeProtocol::Tcp,
         ..http_probe("closed", closed)

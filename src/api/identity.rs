@@ -279,7 +279,7 @@ async fn token(
 }
 
 /// The managed-identity endpoints (IMDS `/metadata/identity/oauth2/token`, App Service `/msi/token`).
-async fn managed_identity_token(
+pub(crate) async fn managed_identity_token(
     State(app): State<ApiState>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,

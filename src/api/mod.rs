@@ -4,6 +4,7 @@
 pub mod alerts_management;
 pub mod compute;
 pub mod identity;
+pub mod imds;
 pub mod insights;
 pub mod network;
 pub mod operations;

@@ -119,6 +119,12 @@ impl Clock {
             next: None,
         }
     }
+
+    /// The Azure date-time of a moment given as [`Self::elapsed`] (health entries keep
+    /// their `since` that way).
+    pub fn utc_at(&self, elapsed: Duration) -> chrono::DateTime<chrono::Utc> {
+        self.wall_start + chrono::TimeDelta::from_std(elapsed).unwrap_or(chrono::TimeDelta::MAX)
+    }
 }
 
 impl Default for Clock {

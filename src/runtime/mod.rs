@@ -10,6 +10,7 @@ pub mod alert;
 pub mod autoscale;
 pub mod clock;
 pub mod decide;
+pub mod imds;
 pub mod instance;
 pub mod plan;
 pub mod ports;
@@ -21,9 +22,11 @@ pub mod view;
 pub mod webhook;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -72,6 +75,33 @@ pub struct Runtime {
     pass: tokio::sync::Mutex<()>,
     /// What the reconciler last started for each instance.
     started: tokio::sync::Mutex<std::collections::HashMap<String, decide::Started>>,
+    /// When each instance's process last started (Azure time): automatic repairs' grace
+    /// period runs from there.
+    pub starts: Arc<Starts>,
+    /// Each instance's Instance Metadata Service endpoint.
+    pub imds: imds::ImdsHost,
+}
+
+/// When each instance's current process started, in Azure time.
+#[derive(Default)]
+pub struct Starts(std::sync::Mutex<std::collections::HashMap<String, DateTime<Utc>>>);
+
+impl Starts {
+    pub fn record(&self, key: &str, at: DateTime<Utc>) {
+        self.lock().insert(key.to_string(), at);
+    }
+
+    pub fn forget(&self, key: &str) {
+        self.lock().remove(key);
+    }
+
+    pub fn get(&self, key: &str) -> Option<DateTime<Utc>> {
+        self.lock().get(key).copied()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, DateTime<Utc>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl Runtime {
@@ -98,6 +128,8 @@ impl Runtime {
             observed: watch::Sender::new(0),
             pass: Default::default(),
             started: Default::default(),
+            starts: Default::default(),
+            imds: imds::ImdsHost::new(shutdown.child_token(), tasks.clone()),
         })
     }
 

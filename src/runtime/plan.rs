@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::ports::PortRule;
+use super::probe::app_health::AppHealthSettings;
 use crate::model::compute::instance::{Instance, PowerState};
 use crate::model::network::resolution::{self, NatOrigin, ProbeBinding};
 use crate::model::network::{
@@ -97,6 +98,8 @@ pub struct ProbePlan {
     pub request_path: Option<String>,
     pub interval: Duration,
     pub threshold: u32,
+    /// The Application Health extension's own rules, for its probes.
+    pub app_health: Option<AppHealthSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -316,31 +319,62 @@ fn probe_plan(p: &ProbeBinding, key: ProbeRef, addr: Ipv4Addr, ports: PortRule) 
         request_path: p.request_path.clone(),
         interval: p.interval,
         threshold: p.threshold,
+        app_health: None,
     }
 }
 
-/// The ApplicationHealth extension's probe of an instance, if its model has the extension.
+/// The Application Health extension's probe of an instance, if its model has the
+/// extension (settings and defaults as Azure documents them; see [`super::probe::app_health`]).
 fn health_extension_probe(inst: &InstancePlan, ports: PortRule) -> Option<ProbePlan> {
-    let settings = health_extension(&inst.model)?;
-    let port = u16::try_from(settings["port"].as_u64()?).ok()?;
+    let extension = health_extension(&inst.model)?;
+    let settings = &extension["settings"];
     let protocol = match settings["protocol"].as_str() {
         Some(p) if p.eq_ignore_ascii_case("https") => ProbeProtocol::Https,
         Some(p) if p.eq_ignore_ascii_case("tcp") => ProbeProtocol::Tcp,
         _ => ProbeProtocol::Http,
     };
+    // "port: optional when protocol is http or https, mandatory when protocol is tcp".
+    let default_port = match protocol {
+        ProbeProtocol::Https => Some(443),
+        ProbeProtocol::Http => Some(80),
+        ProbeProtocol::Tcp => None,
+    };
+    let port = match number(&settings["port"]) {
+        Some(p) => u16::try_from(p).ok()?,
+        None => default_port?,
+    };
+    let interval = number(&settings["intervalInSeconds"]).unwrap_or(5).max(1);
+    let probes = number(&settings["numberOfProbes"]).unwrap_or(1).max(1);
+    // Rich Health States come with typeHandlerVersion 2.x.
+    let rich = extension["typeHandlerVersion"]
+        .as_str()
+        .and_then(|v| v.split('.').next())
+        .and_then(|major| major.parse::<u32>().ok())
+        .is_some_and(|major| major >= 2);
+    let grace = number(&settings["gracePeriod"])
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(interval * probes))
+        .min(super::probe::app_health::MAX_GRACE);
     Some(ProbePlan {
         key: (EXTENSION_PROBE.to_string(), inst.key.clone()),
         protocol,
         addr: SocketAddr::from((inst.bind_address, ports.effective(port))),
         azure_port: port,
         request_path: Some(settings["requestPath"].as_str().unwrap_or("/").to_string()),
-        // The extension reports every 5 s; one result flips it.
-        interval: Duration::from_secs(settings["intervalInSeconds"].as_u64().unwrap_or(5).max(1)),
-        threshold: settings["numberOfProbes"].as_u64().unwrap_or(1).max(1) as u32,
+        interval: Duration::from_secs(interval),
+        threshold: probes as u32,
+        app_health: Some(AppHealthSettings { rich, grace }),
     })
 }
 
-fn health_extension(model: &Value) -> Option<&Value> {
+/// A setting that is a number, or a string holding one (`--settings` values arrive as either).
+fn number(v: &Value) -> Option<u64> {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
+/// The Application Health extension's `properties` in an instance model, if it has one.
+pub fn health_extension(model: &Value) -> Option<&Value> {
     model["extensionProfile"]["extensions"]
         .as_array()?
         .iter()
@@ -349,7 +383,7 @@ fn health_extension(model: &Value) -> Option<&Value> {
                 .as_str()
                 .is_some_and(|t| t.starts_with("ApplicationHealth"))
         })
-        .map(|e| &e["properties"]["settings"])
+        .map(|e| &e["properties"])
 }
 
 fn instance_plan(inst: &Instance) -> InstancePlan {
@@ -542,5 +576,45 @@ mod tests {
                 (6001, "127.2.0.2:3389".parse().unwrap())
             ]
         );
+    }
+
+    #[test]
+    fn the_health_extension_is_probed_with_its_settings() {
+        let mut state = tutorial_state();
+        let ext = |version: &str, settings: serde_json::Value| {
+            json!({"extensionProfile": {"extensions": [{"name": "health", "properties": {
+                "publisher": "Microsoft.ManagedServices", "type": "ApplicationHealthLinux",
+                "typeHandlerVersion": version, "settings": settings}}]}})
+        };
+        state.instances[0].state.model = ext(
+            "2.0",
+            json!({"protocol": "http", "requestPath": "/state", "intervalInSeconds": "2", "numberOfProbes": 3}),
+        );
+        state.instances[1].state.model = ext("1.0", json!({"protocol": "tcp", "port": 8080}));
+        let plan = plan(&state, rule(false));
+        let probe = |n: usize| {
+            plan.probes
+                .iter()
+                .find(|p| p.key == (EXTENSION_PROBE.to_string(), state.instances[n].key.clone()))
+                .unwrap()
+                .clone()
+        };
+        let rich = probe(0);
+        assert_eq!(rich.azure_port, 80, "http defaults to port 80");
+        assert_eq!((rich.interval, rich.threshold), (Duration::from_secs(2), 3));
+        assert_eq!(
+            rich.app_health,
+            Some(AppHealthSettings {
+                rich: true,
+                grace: Duration::from_secs(6)
+            }),
+            "grace defaults to interval x numberOfProbes"
+        );
+        let binary = probe(1);
+        assert_eq!(
+            (binary.protocol, binary.azure_port),
+            (ProbeProtocol::Tcp, 8080)
+        );
+        assert!(!binary.app_health.unwrap().rich);
     }
 }

@@ -8,6 +8,7 @@
 pub mod activity_log;
 pub mod alerts;
 pub mod instances;
+pub mod lifecycle;
 pub mod metrics;
 pub mod operations;
 pub mod resources;

@@ -4,6 +4,7 @@
 
 pub mod deploy;
 pub mod http;
+pub mod load;
 pub mod process;
 pub mod receiver;
 pub mod scale_set;

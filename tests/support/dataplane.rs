@@ -140,6 +140,7 @@ pub fn backend(key: &str, addr: SocketAddr, probe: Option<ProbeKey>) -> Backend 
         key: key.into(),
         addr,
         probe,
+        draining: false,
     }
 }
 
@@ -193,6 +194,7 @@ impl Rig {
 
 pub fn http_probe(backend: &str, addr: SocketAddr) -> ProbeTarget {
     ProbeTarget {
+        app_health: None,
         key: ProbeKey::new("hp", backend),
         protocol: ProbeProtocol::Http,
         addr,

@@ -154,6 +154,7 @@ fn rule(key: &str, bind: SocketAddr, backend: SocketAddr) -> FrontendRule {
             key: format!("{key}-backend"),
             addr: backend,
             probe: None,
+            draining: false,
         }],
         distribution: Distribution::Default,
         idle_timeout: Duration::from_secs(4 * 60),

@@ -52,6 +52,10 @@ pub struct InstanceState {
     pub reimages: u64,
     /// The loopback address the instance binds.
     pub bind_address: Ipv4Addr,
+    /// A delete was asked for while the scale set sends terminate notifications: the
+    /// instance runs on until its Scheduled Event starts, then the runtime deletes it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_requested: bool,
 }
 
 impl InstanceState {
