@@ -109,6 +109,7 @@ impl App {
             arm: arm.clone(),
             runtime: runtime.clone(),
             tokens,
+            management: Default::default(),
         });
         runtime
             .imds

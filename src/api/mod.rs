@@ -2,6 +2,7 @@
 //! case-insensitively and hands each request to its provider.
 
 pub mod alerts_management;
+pub mod armlet;
 pub mod compute;
 pub mod identity;
 pub mod imds;
@@ -33,6 +34,8 @@ pub struct Api {
     pub arm: Arc<Arm>,
     pub runtime: Arc<Runtime>,
     pub tokens: Tokens,
+    /// armlet's own management surface (`/_armlet/`): readiness, resets.
+    pub management: armlet::Management,
 }
 
 pub type ApiState = Arc<Api>;
@@ -55,6 +58,7 @@ pub fn registry(runtime: &Arc<Runtime>, address_block: u8) -> Registry {
 pub fn router(app: ApiState) -> Router {
     Router::new()
         .merge(identity::router())
+        .nest("/_armlet", armlet::router())
         .route(
             "/armlet/vm-image-aliases.json",
             axum::routing::get(compute::images::alias_doc),

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Runtime;
 use super::decide::{self, Action, Observed, Process, Started};
+use super::fault::FaultSet;
 use super::instance::{self, InstanceSpec, InstanceStatus, PortSpec};
 use super::plan::{self, InstancePlan, Plan, State};
 use super::probe::{ProbeKey, ProbeProtocol, ProbeTarget};
@@ -100,7 +101,15 @@ pub async fn load_state(rt: &Runtime) -> anyhow::Result<State> {
 pub async fn reconcile(rt: &Runtime) -> anyhow::Result<bool> {
     let _one_at_a_time = rt.pass.lock().await;
     let state = load_state(rt).await?;
-    let plan = plan::plan(&state, rt.ports);
+    let faults = rt.faults.load();
+    let mut plan = plan::plan(&state, rt.ports);
+    // An injected `scaleSetDown`: its instances are planned as not running, so they leave
+    // their pools and their processes stop (and start again once the fault is cleared).
+    for inst in &mut plan.instances {
+        if faults.scale_set_down(&inst.scale_set_id) {
+            inst.power = crate::model::compute::instance::PowerState::Stopped;
+        }
+    }
     let previous = rt.plan.load_full();
 
     // 1. Decide what happens to the processes (pure), so that the instances whose running
@@ -117,8 +126,8 @@ pub async fn reconcile(rt: &Runtime) -> anyhow::Result<bool> {
             .iter()
             .any(|i| i.key == key && i.should_run())
     };
-    rt.proxy
-        .publish(Arc::new(routing_table(&plan, &previous, &live, &departing)));
+    let table = routing_table(&plan, &previous, &live, &departing, &faults);
+    rt.proxy.publish(Arc::new(table));
     let probed = |key: &str| live(key) && !departing.contains(key);
     let failed = rt.prober.set_targets(probe_targets(&plan, &probed));
     for (key, e) in failed {
@@ -254,6 +263,7 @@ fn routing_table(
     previous: &Plan,
     live: &dyn Fn(&str) -> bool,
     departing: &HashSet<String>,
+    faults: &FaultSet,
 ) -> RoutingTable {
     let backend = |b: &plan::BackendPlan| proxy::Backend {
         key: b.instance.clone(),
@@ -263,6 +273,7 @@ fn routing_table(
             .as_ref()
             .map(|(p, i)| ProbeKey::new(p.clone(), i.clone())),
         draining: departing.contains(&b.instance),
+        fault: faults.backend(&b.instance),
     };
     let frontends = plan
         .frontends

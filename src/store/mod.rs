@@ -11,6 +11,7 @@ pub mod instances;
 pub mod lifecycle;
 pub mod metrics;
 pub mod operations;
+pub mod reset;
 pub mod resources;
 
 pub use operations::{Operation, OperationStatus};

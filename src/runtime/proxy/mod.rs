@@ -45,7 +45,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use counters::{CounterSnapshot, FrontendCounters};
 pub use series::{MetricSeries, MinutePoint};
-pub use table::{Backend, Distribution, FrontendRule, NoHealthy, RoutingTable, Transport};
+pub use table::{
+    Backend, BackendFault, Distribution, FrontendRule, NoHealthy, RoutingTable, Transport,
+};
 
 use crate::runtime::clock::Clock;
 use crate::runtime::probe::HealthView;

@@ -1,0 +1,122 @@
+//! Emptying the store for `POST /_armlet/reset`: every table but the migration history,
+//! in one write transaction, refused while a long-running operation is in progress (its
+//! worker would write again into a store that was just emptied).
+
+use super::Store;
+
+/// What a reset removed: rows per table, tables in name order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub tables: Vec<(String, u64)>,
+}
+
+impl Removed {
+    pub fn rows(&self, table: &str) -> u64 {
+        self.tables
+            .iter()
+            .find(|(t, _)| t == table)
+            .map_or(0, |(_, n)| *n)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResetError {
+    /// `(kind, target)` of each operation still in progress.
+    #[error("{} operation(s) in progress", .0.len())]
+    Busy(Vec<(String, String)>),
+    #[error(transparent)]
+    Store(#[from] sqlx::Error),
+}
+
+impl Store {
+    /// Deletes every row of every table (the schema and its migration history stay), then
+    /// records `default_subscription` again, all in one transaction. Tables are found in
+    /// the schema rather than listed here, so a table a later migration adds is emptied too.
+    pub async fn reset_all(&self, default_subscription: &str) -> Result<Removed, ResetError> {
+        let mut w = self.write().await?;
+        let busy: Vec<(String, String)> = sqlx::query_as(
+            "SELECT kind, target FROM operations WHERE status = 'InProgress' ORDER BY start_time",
+        )
+        .fetch_all(&mut *w.tx)
+        .await?;
+        if !busy.is_empty() {
+            return Err(ResetError::Busy(busy));
+        }
+        let tables: Vec<(String,)> = sqlx::query_as(
+            "SELECT name FROM sqlite_master WHERE type = 'table'
+               AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_sqlx_%' ORDER BY name",
+        )
+        .fetch_all(&mut *w.tx)
+        .await?;
+        // Rows referring to each other go in one statement each; the checks run at commit.
+        sqlx::query("PRAGMA defer_foreign_keys = ON")
+            .execute(&mut *w.tx)
+            .await?;
+        let mut removed = Removed::default();
+        for (table,) in tables {
+            // The name comes from sqlite_master, not from a client; quoted all the same.
+            let sql = format!("DELETE FROM \"{}\"", table.replace('"', "\"\""));
+            let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *w.tx)
+                .await?;
+            removed.tables.push((table, done.rows_affected()));
+        }
+        sqlx::query(
+            "INSERT INTO subscriptions (id, display_name, created_at) VALUES (?, 'armlet', ?)",
+        )
+        .bind(default_subscription.to_ascii_lowercase())
+        .bind(super::now())
+        .execute(&mut *w.tx)
+        .await?;
+        w.commit().await?;
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn rows(store: &Store, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn everything_goes_but_the_default_subscription_and_the_schema() {
+        let store = Store::in_memory().await.unwrap();
+        store.ensure_subscription("S1", "one").await.unwrap();
+        store.ensure_subscription("S2", "two").await.unwrap();
+        sqlx::query("INSERT INTO operations (id, subscription, kind, target, status, start_time) VALUES ('o', 's1', 'k', 't', 'Succeeded', 'x')")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let removed = store.reset_all("S1").await.unwrap();
+        assert_eq!(removed.rows("subscriptions"), 2);
+        assert_eq!(removed.rows("operations"), 1);
+        assert_eq!(rows(&store, "SELECT count(*) FROM operations").await, 0);
+        assert_eq!(
+            store.subscriptions().await.unwrap(),
+            [("s1".to_string(), "armlet".to_string())]
+        );
+        assert!(rows(&store, "SELECT count(*) FROM _sqlx_migrations").await > 0);
+    }
+
+    #[tokio::test]
+    async fn an_operation_in_progress_refuses_and_nothing_changes() {
+        let store = Store::in_memory().await.unwrap();
+        store.ensure_subscription("S1", "one").await.unwrap();
+        sqlx::query("INSERT INTO operations (id, subscription, kind, target, status, start_time) VALUES ('o', 's1', 'deployment', '/x', 'InProgress', 'x')")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        match store.reset_all("S1").await {
+            Err(ResetError::Busy(ops)) => assert_eq!(ops, [("deployment".into(), "/x".into())]),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(rows(&store, "SELECT count(*) FROM subscriptions").await, 1);
+        assert_eq!(rows(&store, "SELECT count(*) FROM operations").await, 1);
+    }
+}
