@@ -15,6 +15,7 @@
 //!
 //! Faults live in memory only: a restart or `POST /_armlet/reset` clears them.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -75,6 +76,8 @@ pub struct Fault {
 #[derive(Debug, Clone, Default)]
 pub struct FaultSet {
     pub faults: Vec<Fault>,
+    /// Bumped by every change, so a reconcile pass can say which set it applied.
+    pub version: u64,
 }
 
 impl FaultSet {
@@ -129,6 +132,8 @@ pub enum FaultError {
 pub struct Faults {
     set: Arc<ArcSwap<FaultSet>>,
     write: Mutex<()>,
+    /// The [`FaultSet::version`] the last finished reconcile pass applied.
+    applied: AtomicU64,
 }
 
 impl Faults {
@@ -145,7 +150,33 @@ impl Faults {
         let _one = self.write.lock().unwrap_or_else(|p| p.into_inner());
         let mut next = (**self.set.load()).clone();
         f(&mut next.faults);
+        next.version += 1;
         self.set.store(Arc::new(next));
+    }
+
+    /// Drops the faults whose target is no longer planned (deleted, scaled in), so that a
+    /// new resource of the same name does not inherit them; returns them.
+    pub fn forget_missing(&self, present: impl Fn(&Fault) -> bool) -> Vec<Fault> {
+        if self.set.load().faults.iter().all(&present) {
+            return Vec::new();
+        }
+        let mut gone = Vec::new();
+        self.change(|faults| {
+            let (keep, drop): (Vec<_>, Vec<_>) =
+                std::mem::take(faults).into_iter().partition(&present);
+            *faults = keep;
+            gone = drop;
+        });
+        gone
+    }
+
+    /// Records that a reconcile pass has applied `version` (routing table, plan).
+    pub fn mark_applied(&self, version: u64) {
+        self.applied.fetch_max(version, Ordering::SeqCst);
+    }
+
+    fn is_applied(&self) -> bool {
+        self.applied.load(Ordering::SeqCst) >= self.set.load().version
     }
 }
 
@@ -203,6 +234,7 @@ impl Runtime {
         }
         let mut next = (*current).clone();
         next.faults.push(fault.clone());
+        next.version += 1;
         self.faults.set.store(Arc::new(next));
         tracing::info!(fault = kind.name(), target, id = fault.id, "fault injected");
         Ok(fault)
@@ -236,6 +268,14 @@ impl Runtime {
             self.undo(f).await;
         }
         all.len()
+    }
+
+    /// Waits (at most `limit`) until a reconcile pass has applied the current faults, so
+    /// that a caller told "injected" or "cleared" sees the routing table and processes
+    /// follow; the caller has woken the reconciler. Returns whether that happened in time.
+    pub async fn faults_applied(&self, limit: Duration) -> bool {
+        self.wait_until(limit, || async { self.faults.is_applied() })
+            .await
     }
 
     async fn undo(&self, fault: &Fault) {
@@ -284,6 +324,7 @@ mod tests {
                 fault(FaultKind::DropConnections, "b"),
                 fault(FaultKind::ScaleSetDown, "ss"),
             ],
+            version: 4,
         };
         assert!(set.probe_fails("a") && !set.probe_fails("b"));
         assert_eq!(set.backend("a"), BackendFault::default());
@@ -296,5 +337,25 @@ mod tests {
         );
         assert!(set.scale_set_down("ss") && !set.scale_set_down("a"));
         assert!(!FaultSet::default().probe_fails("a"));
+    }
+
+    #[test]
+    fn faults_of_vanished_targets_are_forgotten_and_the_version_moves() {
+        let faults = Faults::default();
+        faults.change(|f| {
+            f.push(fault(FaultKind::Freeze, "a"));
+            f.push(fault(FaultKind::Kill, "b"));
+        });
+        let v = faults.load().version;
+        assert!(faults.forget_missing(|_| true).is_empty());
+        assert_eq!(faults.load().version, v, "nothing gone, nothing changed");
+        let gone = faults.forget_missing(|f| f.key == "a");
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].key, "b");
+        let now = faults.load();
+        assert_eq!((now.faults.len(), now.version), (1, v + 1));
+        assert!(!faults.is_applied());
+        faults.mark_applied(now.version);
+        assert!(faults.is_applied());
     }
 }

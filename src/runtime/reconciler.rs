@@ -101,8 +101,20 @@ pub async fn load_state(rt: &Runtime) -> anyhow::Result<State> {
 pub async fn reconcile(rt: &Runtime) -> anyhow::Result<bool> {
     let _one_at_a_time = rt.pass.lock().await;
     let state = load_state(rt).await?;
-    let faults = rt.faults.load();
     let mut plan = plan::plan(&state, rt.ports);
+    for f in rt.faults.forget_missing(|f| {
+        plan.instances
+            .iter()
+            .any(|i| i.key == f.key || (f.kind.targets_scale_set() && i.scale_set_id == f.key))
+    }) {
+        tracing::info!(
+            fault = f.kind.name(),
+            target = f.target,
+            id = f.id,
+            "fault dropped: its target is gone"
+        );
+    }
+    let faults = rt.faults.load();
     // An injected `scaleSetDown`: its instances are planned as not running, so they leave
     // their pools and their processes stop (and start again once the fault is cleared).
     for inst in &mut plan.instances {
@@ -128,6 +140,7 @@ pub async fn reconcile(rt: &Runtime) -> anyhow::Result<bool> {
     };
     let table = routing_table(&plan, &previous, &live, &departing, &faults);
     rt.proxy.publish(Arc::new(table));
+    rt.faults.mark_applied(faults.version);
     let probed = |key: &str| live(key) && !departing.contains(key);
     let failed = rt.prober.set_targets(probe_targets(&plan, &probed));
     for (key, e) in failed {

@@ -110,7 +110,7 @@ pub async fn inject(State(app): State<ApiState>, body: Bytes) -> Response {
             )
         })?;
         let fault = app.runtime.inject_fault(kind, &req.target).map_err(error)?;
-        app.arm.notify_change();
+        applied(&app).await;
         record(&app, &fault, &id, "action").await;
         Ok::<_, ArmError>(fault)
     }
@@ -124,13 +124,24 @@ pub async fn inject(State(app): State<ApiState>, body: Bytes) -> Response {
 pub async fn clear(State(app): State<ApiState>, Path(id): Path<String>) -> Response {
     match app.runtime.clear_fault(&id).await {
         Ok(f) => {
-            app.arm.notify_change();
+            applied(&app).await;
             if let Ok(rid) = ResourceId::parse(&f.target) {
                 record(&app, &f, &rid, "delete").await;
             }
             Json(render(&f)).into_response()
         }
         Err(e) => error(e).into_response(),
+    }
+}
+
+/// Wakes the reconciler and waits for its pass to apply the change, so that when a
+/// caller is answered the routing table (and, for `scaleSetDown`, the processes) follow
+/// it. A pass that takes too long does not undo anything: the fault stays as asked.
+async fn applied(app: &ApiState) {
+    app.arm.notify_change();
+    let limit = app.runtime.grace + Duration::from_secs(10);
+    if !app.runtime.faults_applied(limit).await {
+        tracing::warn!(?limit, "the runtime has not applied the faults yet");
     }
 }
 
