@@ -59,6 +59,8 @@ pub fn router(app: ApiState) -> Router {
     Router::new()
         .merge(identity::router())
         .nest("/_armlet", armlet::router())
+        // The nest leaves the bare prefix with a slash to the ARM fallback.
+        .route("/_armlet/", axum::routing::any(armlet::unknown_route))
         .route(
             "/armlet/vm-image-aliases.json",
             axum::routing::get(compute::images::alias_doc),

@@ -39,7 +39,7 @@ pub fn router() -> Router<ApiState> {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
-async fn unknown_route(method: Method, uri: Uri) -> Response {
+pub async fn unknown_route(method: Method, uri: Uri) -> Response {
     ArmError::not_found(
         "UnknownManagementRoute",
         format!(
