@@ -6,6 +6,7 @@ mod common;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use common::http::{http_get, instance_name, rotation};
 use common::scale_set::{COMPUTE, bound, network, put_and_wait, rid, vmss_body};
 use common::{TestArmlet, eventually, rg_path, send};
@@ -156,11 +157,15 @@ struct Lab {
 
 impl Lab {
     async fn start() -> Lab {
+        Lab::with(vmss_body(2)).await
+    }
+
+    /// The same with the scale set `body` (of two instances).
+    async fn with(body: Value) -> Lab {
         let t = TestArmlet::start().await;
         let ip = network(&t).await;
         let vmss = rid("Microsoft.Compute/virtualMachineScaleSets", "web");
-        let (_, end) =
-            put_and_wait(&t, &format!("{vmss}?api-version={COMPUTE}"), vmss_body(2)).await;
+        let (_, end) = put_and_wait(&t, &format!("{vmss}?api-version={COMPUTE}"), body).await;
         assert_eq!(end, "Succeeded");
         let mut direct = Vec::new();
         let mut frontend = None;
@@ -528,4 +533,77 @@ async fn clock_advance_makes_an_hourly_probe_happen_now() {
     lab.clear(&id).await;
     post(t, "/_armlet/clock/advance", json!({"seconds": 3600})).await;
     lab.rotation_is(&["web_0", "web_1"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clock_advance_ends_a_rolling_upgrade_pause_and_reset_waits_for_the_upgrade() {
+    let mut body = vmss_body(2);
+    body["properties"]["upgradePolicy"]["rollingUpgradePolicy"] =
+        json!({"maxBatchInstancePercent": 50, "pauseTimeBetweenBatches": "PT1H"});
+    let lab = Lab::with(body).await;
+    let t = &lab.t;
+    let latest = || async {
+        t.get(&format!(
+            "{}/rollingUpgrades/latest?api-version={COMPUTE}",
+            lab.vmss
+        ))
+        .await
+        .1["properties"]
+            .clone()
+    };
+    // A model change rolls one instance, then pauses for an hour.
+    let custom = base64::engine::general_purpose::STANDARD.encode("#cloud-config\n");
+    let change = json!({"location": "eastus", "properties": {"virtualMachineProfile": {"osProfile": {"customData": custom}}}});
+    let (_, end) = put_and_wait(t, &format!("{}?api-version={COMPUTE}", lab.vmss), change).await;
+    assert_eq!(end, "Succeeded");
+    eventually(Duration::from_secs(60), || async {
+        (latest().await["progress"]["successfulInstanceCount"] == 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let paused = latest().await;
+    assert_eq!(
+        paused["runningStatus"]["code"], "RollingForward",
+        "{paused}"
+    );
+    assert_eq!(paused["progress"]["successfulInstanceCount"], 1, "{paused}");
+
+    // A reset now would leave the upgrade writing into an empty store: refused.
+    let (s, e) = post(t, "/_armlet/reset", json!({})).await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("ResetDuringOperation")),
+        "{e}"
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rolling upgrade"),
+        "{e}"
+    );
+    assert_eq!(
+        t.armlet.app.runtime.supervisor.list().len(),
+        2,
+        "nothing stopped"
+    );
+
+    // An hour later, at once: the second batch runs.
+    let start = Instant::now();
+    let (s, _) = post(t, "/_armlet/clock/advance", json!({"duration": "PT1H"})).await;
+    assert_eq!(s, 200);
+    eventually(Duration::from_secs(40), || async {
+        (latest().await["progress"]["successfulInstanceCount"] == 2).then_some(())
+    })
+    .await;
+    assert!(start.elapsed() < Duration::from_secs(40));
+    // armlet pauses after the last batch too; one more hour and the upgrade is over.
+    let (s, _) = post(t, "/_armlet/clock/advance", json!({"seconds": 3600})).await;
+    assert_eq!(s, 200);
+    eventually(Duration::from_secs(20), || async {
+        (latest().await["runningStatus"]["code"] == "Completed").then_some(())
+    })
+    .await;
+    let (s, r) = post(t, "/_armlet/reset", json!({})).await;
+    assert_eq!(s, 200, "{r}");
 }

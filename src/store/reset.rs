@@ -1,6 +1,6 @@
 //! Emptying the store for `POST /_armlet/reset`: every table but the migration history,
-//! in one write transaction, refused while a long-running operation is in progress (its
-//! worker would write again into a store that was just emptied).
+//! in one write transaction, refused while a long-running operation or a rolling upgrade is
+//! in progress (its worker would write again into a store that was just emptied).
 
 use super::Store;
 
@@ -34,8 +34,11 @@ impl Store {
     /// the schema rather than listed here, so a table a later migration adds is emptied too.
     pub async fn reset_all(&self, default_subscription: &str) -> Result<Removed, ResetError> {
         let mut w = self.write().await?;
+        // Long-running operations, and the rolling upgrades a model change starts without one.
         let busy: Vec<(String, String)> = sqlx::query_as(
-            "SELECT kind, target FROM operations WHERE status = 'InProgress' ORDER BY start_time",
+            "SELECT kind, target FROM operations WHERE status = 'InProgress'
+             UNION ALL
+             SELECT 'rolling upgrade', scale_set FROM rolling_upgrades WHERE active = 1",
         )
         .fetch_all(&mut *w.tx)
         .await?;
@@ -118,5 +121,32 @@ mod tests {
         }
         assert_eq!(rows(&store, "SELECT count(*) FROM subscriptions").await, 1);
         assert_eq!(rows(&store, "SELECT count(*) FROM operations").await, 1);
+    }
+
+    #[tokio::test]
+    async fn a_rolling_upgrade_in_progress_refuses_too() {
+        let store = Store::in_memory().await.unwrap();
+        sqlx::query("INSERT INTO rolling_upgrades (scale_set, kind, active, version, record) VALUES ('/ss', 'Model', 1, 1, '{}')")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        match store.reset_all("S1").await {
+            Err(ResetError::Busy(ops)) => {
+                assert_eq!(ops, [("rolling upgrade".into(), "/ss".into())])
+            }
+            other => panic!("{other:?}"),
+        }
+        sqlx::query("UPDATE rolling_upgrades SET active = 0")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .reset_all("S1")
+                .await
+                .unwrap()
+                .rows("rolling_upgrades"),
+            1
+        );
     }
 }
