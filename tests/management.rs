@@ -302,6 +302,14 @@ async fn probe_failure_and_freeze_take_an_instance_out_of_rotation_until_cleared
     );
     lab.rotation_is(&["web_1"]).await;
     assert_eq!(lab.process_state(0).await, "running", "frozen, not exited");
+    let (_, view) = lab
+        .t
+        .get(&format!("{}/instanceView?api-version={COMPUTE}", web0))
+        .await;
+    assert_eq!(
+        view["armlet"]["faults"],
+        json!([{"id": id, "kind": "freeze"}])
+    );
     lab.clear(&id).await;
     assert_eq!(
         http_get(lab.direct[0], "/health").await.map(|r| r.0),
