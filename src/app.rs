@@ -48,6 +48,7 @@ impl App {
     /// workers and runtime together, and resumes unfinished operations.
     pub async fn build(config: ServeConfig) -> anyhow::Result<AppState> {
         config.validate()?;
+        let fixture = crate::api::armlet::fixture::Fixture::load(&config)?;
         let (data_dir, temp_dir) = match (&config.data_dir, config.in_memory) {
             (Some(dir), _) => (dir.clone(), None),
             (None, false) => (default_data_dir(), None),
@@ -109,7 +110,10 @@ impl App {
             arm: arm.clone(),
             runtime: runtime.clone(),
             tokens,
-            management: Default::default(),
+            management: crate::api::armlet::Management::new(match &fixture {
+                Some(f) => crate::api::armlet::Readiness::Starting(f.describe()),
+                None => crate::api::armlet::Readiness::Ready,
+            }),
         });
         runtime
             .imds
@@ -146,6 +150,13 @@ impl App {
             arm.subscribe_changes(),
             shutdown.clone(),
         ));
+        if let Some(f) = fixture {
+            tasks.spawn(crate::api::armlet::fixture::deploy(
+                api.clone(),
+                f,
+                shutdown.clone(),
+            ));
+        }
         tasks.spawn(crate::runtime::upgrade::terminate::run(
             runtime.clone(),
             fleet,

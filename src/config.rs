@@ -74,6 +74,19 @@ pub struct ServeConfig {
     /// Log format: `text` or `json`.
     #[arg(long, env = "ARMLET_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// Deploy this ARM template at start (a CI fixture); `/_armlet/health` reports ready
+    /// once the deployment succeeded, `failed` if it did not.
+    #[arg(long, env = "ARMLET_DEPLOY", value_name = "FILE.json")]
+    pub deploy: Option<PathBuf>,
+    /// The parameters of `--deploy`: a parameter file or `{"name": {"value": ...}}`.
+    #[arg(long, env = "ARMLET_DEPLOY_PARAMETERS", value_name = "FILE.json")]
+    pub parameters: Option<PathBuf>,
+    /// The resource group `--deploy` deploys into (created when missing).
+    #[arg(long, env = "ARMLET_DEPLOY_GROUP", default_value = "armlet")]
+    pub deploy_group: String,
+    /// The location of that resource group.
+    #[arg(long, env = "ARMLET_DEPLOY_LOCATION", default_value = "eastus")]
+    pub deploy_location: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -119,6 +132,10 @@ impl Default for ServeConfig {
             allow_remote: false,
             identity: IdentityConfig::default(),
             log_format: "text".into(),
+            deploy: None,
+            parameters: None,
+            deploy_group: "armlet".into(),
+            deploy_location: "eastus".into(),
         }
     }
 }
@@ -157,6 +174,9 @@ impl ServeConfig {
             if !m.contains('=') {
                 anyhow::bail!("--image-command takes ALIAS=COMMAND, got {m:?}");
             }
+        }
+        if self.parameters.is_some() && self.deploy.is_none() {
+            anyhow::bail!("--parameters is for --deploy, which is missing");
         }
         if !(self.time_scale.is_finite() && self.time_scale > 0.0) {
             anyhow::bail!(

@@ -32,6 +32,13 @@ async fn unknown_routes_methods_and_bodies_get_armlets_error_shape() {
     let (s, e) = t.get("/_armlet/nope").await;
     assert_eq!(s, 404);
     assert_eq!(e["error"]["code"], "UnknownManagementRoute", "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("'GET /_armlet/nope'"),
+        "{e}"
+    );
     let (s, e) = t.get("/_armlet").await;
     assert_eq!(
         (s, e["error"]["code"].as_str()),

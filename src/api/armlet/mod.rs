@@ -7,16 +7,19 @@
 //! - [`health`]: readiness (`GET /_armlet/health`);
 //! - [`reset`]: everything removed, instances stopped (`POST /_armlet/reset`);
 //! - [`clock`]: the runtime clock, moved forward on request (`/_armlet/clock[/advance]`);
-//! - [`faults`]: fault injection (`/_armlet/faults[/{id}]`).
+//! - [`faults`]: fault injection (`/_armlet/faults[/{id}]`);
+//! - [`fixture`]: the template `serve --deploy` deploys at start.
 
 pub mod clock;
 pub mod faults;
+pub mod fixture;
 pub mod health;
 pub mod reset;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::http::{Method, StatusCode, Uri};
+use axum::extract::OriginalUri;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
@@ -24,7 +27,7 @@ use serde::de::DeserializeOwned;
 use super::ApiState;
 use crate::arm::ArmError;
 
-pub use health::Management;
+pub use health::{Management, Readiness};
 
 /// The routes below `/_armlet` (nested by [`super::router`]).
 pub fn router() -> Router<ApiState> {
@@ -39,7 +42,8 @@ pub fn router() -> Router<ApiState> {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
-pub async fn unknown_route(method: Method, uri: Uri) -> Response {
+/// Paths as the client sent them ([`OriginalUri`]: inside the nest `uri` lacks the prefix).
+pub async fn unknown_route(method: Method, OriginalUri(uri): OriginalUri) -> Response {
     ArmError::not_found(
         "UnknownManagementRoute",
         format!(
@@ -50,7 +54,7 @@ pub async fn unknown_route(method: Method, uri: Uri) -> Response {
     .into_response()
 }
 
-async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> Response {
     ArmError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "MethodNotAllowed",
