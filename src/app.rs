@@ -41,6 +41,8 @@ pub struct App {
     pub tasks: TaskTracker,
     /// Keeps the temporary certificate directory of an in-memory instance alive.
     _temp_dir: Option<tempfile::TempDir>,
+    /// Keeps the store restored from a snapshot with `--in-memory` alive.
+    _store_dir: Option<tempfile::TempDir>,
 }
 
 impl App {
@@ -61,10 +63,20 @@ impl App {
             .with_context(|| format!("creating data dir {}", data_dir.display()))?;
         let tls = TlsFiles::new(&data_dir);
         tls.ensure()?;
-        let store = if config.in_memory {
-            Store::in_memory().await?
-        } else {
-            Store::open(&data_dir.join("armlet.db")).await?
+        let mut store_dir = None;
+        let store = match (&config.from_snapshot, config.in_memory) {
+            // Nothing kept: the restored copy lives in a temporary directory.
+            (Some(snapshot), true) => {
+                let t = tempfile::Builder::new().prefix("armlet-store-").tempdir()?;
+                let store = Store::restore(snapshot, &t.path().join("armlet.db")).await?;
+                store_dir = Some(t);
+                store
+            }
+            (Some(snapshot), false) => {
+                Store::restore(snapshot, &data_dir.join("armlet.db")).await?
+            }
+            (None, true) => Store::in_memory().await?,
+            (None, false) => Store::open(&data_dir.join("armlet.db")).await?,
         };
         store
             .ensure_subscription(&config.identity.subscription_id, "armlet")
@@ -174,6 +186,7 @@ impl App {
             shutdown,
             tasks,
             _temp_dir: temp_dir,
+            _store_dir: store_dir,
         }))
     }
 }

@@ -21,6 +21,8 @@ pub struct Cli {
     pub serve: ServeConfig,
 }
 
+// Parsed once at start: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the ARM API (the default).
@@ -31,6 +33,8 @@ pub enum Command {
     /// configured by the `ARMLET_*` instance environment, see docs/instance-contract.md).
     #[command(hide = true)]
     InstanceApp,
+    /// Snapshots of a running armlet's state.
+    Snapshot(SnapshotConfig),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -87,6 +91,34 @@ pub struct ServeConfig {
     /// The location of that resource group.
     #[arg(long, env = "ARMLET_DEPLOY_LOCATION", default_value = "eastus")]
     pub deploy_location: String,
+    /// Start from a snapshot (`armlet snapshot save FILE`): its resources, and their
+    /// instances started again. The data directory must not hold a store yet.
+    #[arg(long, env = "ARMLET_FROM_SNAPSHOT", value_name = "FILE")]
+    pub from_snapshot: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotConfig {
+    #[command(subcommand)]
+    pub action: SnapshotAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SnapshotAction {
+    /// Save a running armlet's state to FILE (`serve --from-snapshot FILE` restores it).
+    Save {
+        file: PathBuf,
+        /// armlet's data directory (for its CA certificate).
+        #[arg(long, env = "ARMLET_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// armlet's endpoint.
+        #[arg(
+            long,
+            env = "ARMLET_ENDPOINT",
+            default_value = "https://localhost:8443"
+        )]
+        endpoint: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -136,6 +168,7 @@ impl Default for ServeConfig {
             parameters: None,
             deploy_group: "armlet".into(),
             deploy_location: "eastus".into(),
+            from_snapshot: None,
         }
     }
 }

@@ -1,6 +1,8 @@
-//! Emptying the store for `POST /_armlet/reset`: every table but the migration history,
-//! in one write transaction, refused while a long-running operation or a rolling upgrade is
-//! in progress (its worker would write again into a store that was just emptied).
+//! The whole store at once: emptying it for `POST /_armlet/reset` (every table but the
+//! migration history, in one write transaction), copying it for `GET /_armlet/snapshot`,
+//! and opening such a copy (`serve --from-snapshot`). Reset and snapshot are refused while
+//! a long-running operation or a rolling upgrade is in progress (its worker would write
+//! again into an emptied store; a copy would hold it half done).
 
 use super::Store;
 
@@ -19,8 +21,9 @@ impl Removed {
     }
 }
 
+/// Why a reset or a snapshot did not happen.
 #[derive(Debug, thiserror::Error)]
-pub enum ResetError {
+pub enum BusyError {
     /// `(kind, target)` of each operation still in progress.
     #[error("{} operation(s) in progress", .0.len())]
     Busy(Vec<(String, String)>),
@@ -28,22 +31,91 @@ pub enum ResetError {
     Store(#[from] sqlx::Error),
 }
 
+/// `(kind, target)` of every long-running operation in progress, and of every rolling
+/// upgrade (a model change starts one without an operation row).
+async fn in_progress(
+    conn: &mut sqlx::SqliteConnection,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT kind, target FROM operations WHERE status = 'InProgress'
+         UNION ALL
+         SELECT 'rolling upgrade', scale_set FROM rolling_upgrades WHERE active = 1",
+    )
+    .fetch_all(conn)
+    .await
+}
+
 impl Store {
+    /// Writes a consistent copy of the whole database to `path`, which must not exist
+    /// (SQLite's `VACUUM INTO`: one read transaction), refused while work is in progress
+    /// that a restored copy would find half done. Writers wait meanwhile.
+    pub async fn snapshot_into(&self, path: &std::path::Path) -> Result<(), BusyError> {
+        let _no_writes = self.writer.lock().await;
+        let mut conn = self.pool.acquire().await?;
+        let busy = in_progress(&mut conn).await?;
+        if !busy.is_empty() {
+            return Err(BusyError::Busy(busy));
+        }
+        // As a URI with `mode=rwc`: the target inherits the connection's open flags, and an
+        // in-memory store's would make the copy in memory too (written nowhere).
+        const PATH: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+            .remove(b'/')
+            .remove(b'.')
+            .remove(b'-')
+            .remove(b'_');
+        let uri = format!(
+            "file:{}?mode=rwc",
+            percent_encoding::utf8_percent_encode(&path.display().to_string(), PATH)
+        );
+        sqlx::query("VACUUM INTO ?")
+            .bind(uri)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Opens a copy of the snapshot `from` at `to` (a new database file: an existing one
+    /// is never overwritten), migrated to this armlet's schema.
+    pub async fn restore(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let mut header = [0u8; 16];
+        {
+            use std::io::Read;
+            std::fs::File::open(from)
+                .and_then(|mut f| f.read_exact(&mut header))
+                .with_context(|| format!("reading the snapshot {}", from.display()))?;
+        }
+        if &header != b"SQLite format 3\0" {
+            anyhow::bail!(
+                "{} is not an armlet snapshot (not an SQLite database)",
+                from.display()
+            );
+        }
+        if to.exists() {
+            anyhow::bail!(
+                "{} already holds a store; restore a snapshot into an empty data directory (or with --in-memory)",
+                to.display()
+            );
+        }
+        std::fs::copy(from, to)
+            .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+        let store = Self::open(to).await?;
+        let armlets: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE version = 1")
+                .fetch_one(&store.pool)
+                .await?;
+        anyhow::ensure!(armlets == 1, "{} is not an armlet snapshot", from.display());
+        Ok(store)
+    }
+
     /// Deletes every row of every table (the schema and its migration history stay), then
     /// records `default_subscription` again, all in one transaction. Tables are found in
     /// the schema rather than listed here, so a table a later migration adds is emptied too.
-    pub async fn reset_all(&self, default_subscription: &str) -> Result<Removed, ResetError> {
+    pub async fn reset_all(&self, default_subscription: &str) -> Result<Removed, BusyError> {
         let mut w = self.write().await?;
-        // Long-running operations, and the rolling upgrades a model change starts without one.
-        let busy: Vec<(String, String)> = sqlx::query_as(
-            "SELECT kind, target FROM operations WHERE status = 'InProgress'
-             UNION ALL
-             SELECT 'rolling upgrade', scale_set FROM rolling_upgrades WHERE active = 1",
-        )
-        .fetch_all(&mut *w.tx)
-        .await?;
+        let busy = in_progress(&mut w.tx).await?;
         if !busy.is_empty() {
-            return Err(ResetError::Busy(busy));
+            return Err(BusyError::Busy(busy));
         }
         let tables: Vec<(String,)> = sqlx::query_as(
             "SELECT name FROM sqlite_master WHERE type = 'table'
@@ -116,7 +188,7 @@ mod tests {
             .await
             .unwrap();
         match store.reset_all("S1").await {
-            Err(ResetError::Busy(ops)) => assert_eq!(ops, [("deployment".into(), "/x".into())]),
+            Err(BusyError::Busy(ops)) => assert_eq!(ops, [("deployment".into(), "/x".into())]),
             other => panic!("{other:?}"),
         }
         assert_eq!(rows(&store, "SELECT count(*) FROM subscriptions").await, 1);
@@ -131,7 +203,7 @@ mod tests {
             .await
             .unwrap();
         match store.reset_all("S1").await {
-            Err(ResetError::Busy(ops)) => {
+            Err(BusyError::Busy(ops)) => {
                 assert_eq!(ops, [("rolling upgrade".into(), "/ss".into())])
             }
             other => panic!("{other:?}"),
@@ -148,5 +220,26 @@ mod tests {
                 .rows("rolling_upgrades"),
             1
         );
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_opens_as_the_same_store_elsewhere() {
+        let store = Store::in_memory().await.unwrap();
+        store.ensure_subscription("S1", "one").await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("snap.db");
+        store.snapshot_into(&file).await.unwrap();
+        let copy = Store::restore(&file, &dir.path().join("copy.db"))
+            .await
+            .unwrap();
+        assert_eq!(
+            copy.subscriptions().await.unwrap(),
+            store.subscriptions().await.unwrap()
+        );
+        let e = Store::restore(&file, &dir.path().join("copy.db"))
+            .await
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("already holds a store"), "{e}");
     }
 }

@@ -6,6 +6,7 @@
 //!
 //! - [`health`]: readiness (`GET /_armlet/health`);
 //! - [`reset`]: everything removed, instances stopped (`POST /_armlet/reset`);
+//! - [`snapshot`]: a consistent copy of the store (`GET /_armlet/snapshot`);
 //! - [`clock`]: the runtime clock, moved forward on request (`/_armlet/clock[/advance]`);
 //! - [`faults`]: fault injection (`/_armlet/faults[/{id}]`);
 //! - [`fixture`]: the template `serve --deploy` deploys at start.
@@ -15,6 +16,7 @@ pub mod faults;
 pub mod fixture;
 pub mod health;
 pub mod reset;
+pub mod snapshot;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -34,6 +36,7 @@ pub fn router() -> Router<ApiState> {
     Router::new()
         .route("/health", get(health::get))
         .route("/reset", post(reset::post))
+        .route("/snapshot", get(snapshot::get))
         .route("/clock", get(clock::get))
         .route("/clock/advance", post(clock::advance))
         .route("/faults", get(faults::list).post(faults::inject))

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::api::ApiState;
 use crate::arm::ArmError;
-use crate::store::reset::ResetError;
+use crate::store::reset::BusyError;
 
 /// Beyond the termination grace, how long the reconciler gets to remove every process.
 const REMOVAL_SLACK: Duration = Duration::from_secs(20);
@@ -31,7 +31,7 @@ async fn reset(app: &ApiState) -> Result<Value, ArmError> {
     let instances = app.runtime.supervisor.list().len();
     let removed = match app.arm.store.reset_all(&app.arm.default_subscription).await {
         Ok(r) => r,
-        Err(ResetError::Busy(ops)) => {
+        Err(BusyError::Busy(ops)) => {
             let list: Vec<String> = ops.iter().map(|(k, t)| format!("{k} of {t}")).collect();
             return Err(ArmError::conflict(
                 "ResetDuringOperation",
@@ -42,7 +42,7 @@ async fn reset(app: &ApiState) -> Result<Value, ArmError> {
                 ),
             ));
         }
-        Err(ResetError::Store(e)) => return Err(ArmError::internal(e)),
+        Err(BusyError::Store(e)) => return Err(ArmError::internal(e)),
     };
     let faults = app.runtime.clear_all_faults().await;
     app.arm.notify_change();
