@@ -256,11 +256,35 @@ pub fn public_ip_n(t: &TestArmlet, n: u8) -> String {
 }
 
 /// Loopback blocks for the armlets of this test process: each armlet gets its own, and test
-/// processes running at the same time (another suite on the machine) start at different
-/// offsets, since frontends of different processes must not share an address.
+/// processes running at the same time (`scripts/test` runs test binaries in parallel, other
+/// suites may run on the machine) use different ranges, since frontends of different
+/// processes must not share an address.
 fn next_address_block() -> u8 {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10;
-    let slot = std::process::id() % 7;
-    (10 + slot * 30 + n * 3) as u8
+    (10 + process_slot() * 30 + n * 3) as u8
+}
+
+/// This process's range of address blocks: the first of 7 slots whose lock file no other
+/// live process holds (the lock goes with the process, even on a crash); the process id
+/// picks one when all are taken.
+fn process_slot() -> u32 {
+    static SLOT: std::sync::OnceLock<(u32, Option<std::fs::File>)> = std::sync::OnceLock::new();
+    SLOT.get_or_init(|| {
+        for k in 0..7 {
+            let path = std::env::temp_dir().join(format!("armlet-test-slot-{k}.lock"));
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(path);
+            if let Ok(file) = file
+                && file.try_lock().is_ok()
+            {
+                return (k, Some(file));
+            }
+        }
+        (std::process::id() % 7, None)
+    })
+    .0
 }
