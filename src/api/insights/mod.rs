@@ -2,6 +2,8 @@
 //! (`{resource id}/providers/Microsoft.Insights/...`: metrics, metric definitions and
 //! namespaces, diagnostic settings) and the subscription-level ones (the activity log).
 
+pub mod metrics;
+
 use axum::response::Response;
 
 use super::ApiState;
@@ -15,8 +17,17 @@ pub async fn extension(
     target: &ResourceId,
     rest: &[&str],
 ) -> ArmResult<Response> {
-    let _ = (app, target);
+    use metrics::Route;
     match rest {
+        ["microsoft.insights", "metrics"] => {
+            metrics::handle(app, req, target, Route::Metrics).await
+        }
+        ["microsoft.insights", "metricdefinitions"] => {
+            metrics::handle(app, req, target, Route::Definitions).await
+        }
+        ["microsoft.insights", "metricnamespaces"] => {
+            metrics::handle(app, req, target, Route::Namespaces).await
+        }
         ["microsoft.insights", ..] => Err(not_served(req)),
         _ => Err(not_served(req)),
     }
