@@ -298,20 +298,25 @@ fn health_probe_status_is_100_or_0_per_backend_and_stopped_instances_are_down() 
     let vip = [("FrontendIPAddress", "127.1.0.1"), ("FrontendPort", "80")];
     assert_eq!(value(&points, LB, "VipAvailability", &vip), Some(100.0));
 
-    // A stopped instance is down even if the table still says up (its probe was removed).
-    let stopped = plan(PowerState::Stopped);
-    let pass = Pass {
-        plan: &stopped,
-        health: health(&[0, 1]),
-        data_path: HashMap::from([("lb/rules/http".to_string(), false)]),
-        ..pass
-    };
-    let points = pass.run(&mut Collector::default());
-    assert_eq!(
-        value(&points, LB, "DipAvailability", &dip("10.0.0.5")),
-        Some(0.0)
-    );
-    assert_eq!(value(&points, LB, "VipAvailability", &vip), Some(0.0));
+    // A stopped or deallocated instance is down (a 0, not a missing point) even if the table
+    // still says up (its probe was removed): an alert on `< 100` must see it.
+    for power in [PowerState::Stopped, PowerState::Deallocated] {
+        let stopped = plan(power);
+        let pass = Pass {
+            plan: &stopped,
+            traffic: vec![],
+            health: health(&[0, 1]),
+            data_path: HashMap::from([("lb/rules/http".to_string(), false)]),
+            usage: HashMap::new(),
+        };
+        let points = pass.run(&mut Collector::default());
+        assert_eq!(
+            value(&points, LB, "DipAvailability", &dip("10.0.0.5")),
+            Some(0.0),
+            "{power:?}"
+        );
+        assert_eq!(value(&points, LB, "VipAvailability", &vip), Some(0.0));
+    }
 }
 
 #[test]
