@@ -285,6 +285,40 @@ async fn load_balancer_and_instance_metrics_through_az() {
         ),
         20.0
     );
+    // `--offset` with only a start time: az asks for [start, start + offset).
+    let (start, window) = (iso(from), "30m");
+    let offset = az
+        .json(
+            &[
+                &[
+                    "monitor",
+                    "metrics",
+                    "list",
+                    "--resource",
+                    &lb,
+                    "--metric",
+                    "SYNCount",
+                    "--aggregation",
+                    "Total",
+                    "--start-time",
+                    &start,
+                    "--offset",
+                    window,
+                ][..],
+                &port80[..],
+            ]
+            .concat(),
+        )
+        .await;
+    assert_eq!(
+        sum(
+            &offset,
+            &[("frontendport", "80"), ("direction", "In")],
+            "total"
+        ),
+        20.0,
+        "{offset}"
+    );
 
     // Percentage CPU of a burning instance against what /proc says its process group used.
     let pid = views[0]["armlet"]["process"]["pid"].as_u64().unwrap() as i32;
