@@ -83,6 +83,7 @@ impl App {
                 instance_exe,
                 grace: Duration::from_secs_f64(config.termination_grace),
                 image_commands: config.image_commands.clone(),
+                metrics_retention: chrono::TimeDelta::days(config.metrics_retention_days.into()),
             },
             store.clone(),
             &shutdown,
@@ -117,6 +118,10 @@ impl App {
         tasks.spawn(crate::runtime::reconciler::run(
             runtime.clone(),
             arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::runtime::metrics::run(
+            runtime.clone(),
             shutdown.clone(),
         ));
         tasks.spawn(crate::controllers::alerts::run(

@@ -63,6 +63,9 @@ pub struct ServeConfig {
         value_delimiter = ';'
     )]
     pub image_commands: Vec<String>,
+    /// Days of Azure time metric minutes are kept (Azure keeps platform metrics 93 days).
+    #[arg(long, env = "ARMLET_METRICS_RETENTION_DAYS", default_value_t = 93, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub metrics_retention_days: u32,
     /// Real seconds an instance gets between SIGTERM and SIGKILL when it is stopped.
     #[arg(long, env = "ARMLET_TERMINATION_GRACE", default_value_t = 10.0)]
     pub termination_grace: f64,
@@ -115,6 +118,7 @@ impl Default for ServeConfig {
             address_block: 1,
             instance_exe: None,
             image_commands: Vec::new(),
+            metrics_retention_days: 93,
             termination_grace: 10.0,
             allow_remote: false,
             identity: IdentityConfig::default(),
@@ -208,6 +212,15 @@ mod tests {
     fn instance_app_is_a_subcommand() {
         let cli = Cli::try_parse_from(["armlet", "instance-app"]).unwrap();
         assert!(matches!(cli.command, Some(Command::InstanceApp)));
+    }
+
+    #[test]
+    fn metrics_retention_defaults_to_azures_93_days() {
+        let cli = Cli::try_parse_from(["armlet"]).unwrap();
+        assert_eq!(cli.serve.metrics_retention_days, 93);
+        let cli = Cli::try_parse_from(["armlet", "--metrics-retention-days", "7"]).unwrap();
+        assert_eq!(cli.serve.metrics_retention_days, 7);
+        assert!(Cli::try_parse_from(["armlet", "--metrics-retention-days", "0"]).is_err());
     }
 
     #[test]

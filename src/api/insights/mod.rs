@@ -6,6 +6,7 @@
 pub mod action_groups;
 pub mod activity_log;
 pub mod metric_alerts;
+pub mod metrics;
 
 use std::sync::Arc;
 
@@ -36,7 +37,17 @@ pub async fn extension(
     target: &ResourceId,
     rest: &[&str],
 ) -> ArmResult<Response> {
+    use metrics::Route;
     match rest {
+        ["microsoft.insights", "metrics"] => {
+            metrics::handle(app, req, target, Route::Metrics).await
+        }
+        ["microsoft.insights", "metricdefinitions"] => {
+            metrics::handle(app, req, target, Route::Definitions).await
+        }
+        ["microsoft.insights", "metricnamespaces"] => {
+            metrics::handle(app, req, target, Route::Namespaces).await
+        }
         ["microsoft.alertsmanagement", "alerts", rest @ ..] => {
             let scope = super::alerts_management::AlertScope::Resource(target.clone());
             super::alerts_management::handle(app, req, &target.subscription, scope, rest).await
