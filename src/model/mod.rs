@@ -6,6 +6,7 @@
 //!   resolution of a load balancer that the API and the runtime share.
 //! - [`compute`]: instance state, scale-set rules, the image catalogue.
 //! - [`duration`], [`merge`], [`enums`]: ISO 8601 durations, JSON merge, ARM enums.
+//! - [`log_analytics`]: workspace tables, query results and the KQL subset.
 
 pub mod action_group;
 pub mod autoscale;
@@ -15,6 +16,7 @@ pub mod enums;
 pub mod error;
 pub mod global;
 pub mod id;
+pub mod log_analytics;
 pub mod merge;
 pub mod metric_alert;
 pub mod network;
