@@ -11,6 +11,7 @@
 pub mod action_group;
 pub mod autoscale;
 pub mod compute;
+pub mod diagnostic_settings;
 pub mod duration;
 pub mod enums;
 pub mod error;
