@@ -6,6 +6,7 @@
 //! rows with no other writer in between, and a failed handler writes nothing.
 
 pub mod instances;
+pub mod log_analytics;
 pub mod metrics;
 pub mod operations;
 pub mod resources;
