@@ -5,6 +5,7 @@ pub mod compute;
 pub mod identity;
 pub mod insights;
 pub mod network;
+pub mod operational_insights;
 pub mod operations;
 pub mod provider;
 pub mod resources;
@@ -46,12 +47,14 @@ pub fn registry(runtime: &Arc<Runtime>, address_block: u8) -> Registry {
     r.register(compute::virtual_machine::VirtualMachines {
         runtime: runtime.clone(),
     });
+    r.register(operational_insights::workspace::Workspaces);
     r
 }
 
 pub fn router(app: ApiState) -> Router {
     Router::new()
         .merge(identity::router())
+        .merge(operational_insights::router())
         .route(
             "/armlet/vm-image-aliases.json",
             axum::routing::get(compute::images::alias_doc),

@@ -14,6 +14,7 @@ pub const NAMESPACES: &[&str] = &[
     "Microsoft.Network",
     "Microsoft.Compute",
     "Microsoft.Insights",
+    "Microsoft.OperationalInsights",
 ];
 
 /// Microsoft.Resources types armlet implements by hand (not through the registry).

@@ -50,21 +50,36 @@ const ALL_LOGS: &[&str] = &["allLogs"];
 pub const CATALOGUE: &[Categories] = &[
     Categories {
         resource_type: "Microsoft.Network/loadBalancers",
-        logs: &[LogCategory { name: "LoadBalancerHealthEvent", groups: ALL_LOGS }],
+        logs: &[LogCategory {
+            name: "LoadBalancerHealthEvent",
+            groups: ALL_LOGS,
+        }],
         metrics: &[ALL_METRICS],
     },
     Categories {
         resource_type: "Microsoft.Network/publicIPAddresses",
         logs: &[
-            LogCategory { name: "DDoSProtectionNotifications", groups: ALL_LOGS },
-            LogCategory { name: "DDoSMitigationFlowLogs", groups: ALL_LOGS },
-            LogCategory { name: "DDoSMitigationReports", groups: ALL_LOGS },
+            LogCategory {
+                name: "DDoSProtectionNotifications",
+                groups: ALL_LOGS,
+            },
+            LogCategory {
+                name: "DDoSMitigationFlowLogs",
+                groups: ALL_LOGS,
+            },
+            LogCategory {
+                name: "DDoSMitigationReports",
+                groups: ALL_LOGS,
+            },
         ],
         metrics: &[ALL_METRICS],
     },
     Categories {
         resource_type: "Microsoft.Network/virtualNetworks",
-        logs: &[LogCategory { name: "VMProtectionAlerts", groups: ALL_LOGS }],
+        logs: &[LogCategory {
+            name: "VMProtectionAlerts",
+            groups: ALL_LOGS,
+        }],
         metrics: &[ALL_METRICS],
     },
     Categories {
@@ -85,16 +100,28 @@ pub const CATALOGUE: &[Categories] = &[
     Categories {
         resource_type: "Microsoft.Insights/autoscalesettings",
         logs: &[
-            LogCategory { name: "AutoscaleEvaluations", groups: ALL_LOGS },
-            LogCategory { name: "AutoscaleScaleActions", groups: ALL_LOGS },
+            LogCategory {
+                name: "AutoscaleEvaluations",
+                groups: ALL_LOGS,
+            },
+            LogCategory {
+                name: "AutoscaleScaleActions",
+                groups: ALL_LOGS,
+            },
         ],
         metrics: &[ALL_METRICS],
     },
     Categories {
         resource_type: "Microsoft.OperationalInsights/workspaces",
         logs: &[
-            LogCategory { name: "Audit", groups: &["audit", "allLogs"] },
-            LogCategory { name: "SummaryLogs", groups: ALL_LOGS },
+            LogCategory {
+                name: "Audit",
+                groups: &["audit", "allLogs"],
+            },
+            LogCategory {
+                name: "SummaryLogs",
+                groups: ALL_LOGS,
+            },
         ],
         metrics: &[ALL_METRICS],
     },
@@ -141,8 +168,14 @@ impl Categories {
 
 /// The destinations a setting may name, with the resource type each must be.
 const DESTINATIONS: &[(&str, Option<&str>)] = &[
-    ("storageAccountId", Some("Microsoft.Storage/storageAccounts")),
-    ("workspaceId", Some("Microsoft.OperationalInsights/workspaces")),
+    (
+        "storageAccountId",
+        Some("Microsoft.Storage/storageAccounts"),
+    ),
+    (
+        "workspaceId",
+        Some("Microsoft.OperationalInsights/workspaces"),
+    ),
     ("eventHubAuthorizationRuleId", None),
     ("serviceBusRuleId", None),
     ("marketplacePartnerId", None),
@@ -222,7 +255,10 @@ pub fn validate(body: &Map<String, Value>, categories: &Categories) -> ArmResult
             "'{t}' is not a valid logAnalyticsDestinationType: use 'Dedicated' (resource-specific tables) or 'AzureDiagnostics'."
         )));
     }
-    out.insert("logAnalyticsDestinationType".into(), json!(destination_type));
+    out.insert(
+        "logAnalyticsDestinationType".into(),
+        json!(destination_type),
+    );
     out.insert("metrics".into(), Value::Array(metrics(props, categories)?));
     out.insert("logs".into(), Value::Array(logs(props, categories)?));
     Ok(Setting {
@@ -239,14 +275,20 @@ fn optional_string(props: &Map<String, Value>, name: &str) -> ArmResult<Option<S
     }
 }
 
-fn entries<'a>(props: &'a Map<String, Value>, name: &str) -> ArmResult<Vec<&'a Map<String, Value>>> {
+fn entries<'a>(
+    props: &'a Map<String, Value>,
+    name: &str,
+) -> ArmResult<Vec<&'a Map<String, Value>>> {
     match props.get(name) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
             .map(|i| {
-                i.as_object()
-                    .ok_or_else(|| bad(format!("Each entry of 'properties.{name}' must be an object.")))
+                i.as_object().ok_or_else(|| {
+                    bad(format!(
+                        "Each entry of 'properties.{name}' must be an object."
+                    ))
+                })
             })
             .collect(),
         Some(_) => Err(bad(format!("'properties.{name}' must be an array."))),
@@ -258,7 +300,11 @@ fn enabled_and_retention(entry: &Map<String, Value>, list: &str) -> ArmResult<(b
     let enabled = entry
         .get("enabled")
         .and_then(Value::as_bool)
-        .ok_or_else(|| bad(format!("Each entry of 'properties.{list}' needs 'enabled' (true or false).")))?;
+        .ok_or_else(|| {
+            bad(format!(
+                "Each entry of 'properties.{list}' needs 'enabled' (true or false)."
+            ))
+        })?;
     let retention = match entry.get("retentionPolicy") {
         None | Some(Value::Null) => json!({"enabled": false, "days": 0}),
         Some(Value::Object(p)) => {
@@ -322,19 +368,29 @@ fn logs(props: &Map<String, Value>, categories: &Categories) -> ArmResult<Vec<Va
         let group = entry.get("categoryGroup").and_then(Value::as_str);
         let (category, group) = match (category, group) {
             (Some(c), None) => {
-                let Some(known) = categories.logs.iter().find(|l| l.name.eq_ignore_ascii_case(c)) else {
+                let Some(known) = categories
+                    .logs
+                    .iter()
+                    .find(|l| l.name.eq_ignore_ascii_case(c))
+                else {
                     return Err(bad(format!("Category '{c}' is not supported.")));
                 };
                 (json!(known.name), Value::Null)
             }
             (None, Some(g)) => {
-                let Some(known) = categories.groups().into_iter().find(|k| k.eq_ignore_ascii_case(g)) else {
+                let Some(known) = categories
+                    .groups()
+                    .into_iter()
+                    .find(|k| k.eq_ignore_ascii_case(g))
+                else {
                     return Err(bad(format!("Category group '{g}' is not supported.")));
                 };
                 (Value::Null, json!(known))
             }
             (Some(_), Some(_)) => {
-                return Err(bad("A log setting names either 'category' or 'categoryGroup', not both."));
+                return Err(bad(
+                    "A log setting names either 'category' or 'categoryGroup', not both.",
+                ));
             }
             (None, None) => return Err(bad("A log setting needs 'category' or 'categoryGroup'.")),
         };

@@ -39,7 +39,10 @@ fn the_tutorial_setting_is_completed_as_azure_returns_it() {
 #[test]
 fn load_balancers_list_health_events_and_all_metrics() {
     let listing = lb().listing();
-    assert_eq!(listing[0], ("LoadBalancerHealthEvent", "Logs", vec!["allLogs"]));
+    assert_eq!(
+        listing[0],
+        ("LoadBalancerHealthEvent", "Logs", vec!["allLogs"])
+    );
     assert_eq!(listing[1], ("AllMetrics", "Metrics", vec![]));
     let ok = validate(
         &body(json!({"workspaceId": WS, "logs": [{"categoryGroup": "AllLogs", "enabled": true}, {"category": "loadbalancerhealthevent", "enabled": false}]})),
@@ -47,20 +50,33 @@ fn load_balancers_list_health_events_and_all_metrics() {
     )
     .unwrap();
     assert_eq!(ok.properties["logs"][0]["categoryGroup"], "allLogs");
-    assert_eq!(ok.properties["logs"][1]["category"], "LoadBalancerHealthEvent");
+    assert_eq!(
+        ok.properties["logs"][1]["category"],
+        "LoadBalancerHealthEvent"
+    );
     assert_eq!(exports_metrics_to(&ok.properties), None);
 }
 
 #[test]
 fn unknown_categories_get_azures_messages() {
-    let e = error(json!({"workspaceId": WS, "metrics": [{"category": "ByteCount", "enabled": true}]}));
-    assert_eq!((e.code.as_str(), e.message.as_str()), (
-        "BadRequest",
-        "Metric category 'ByteCount' is not supported, supported categories are: 'AllMetrics'."
-    ));
-    let e = error(json!({"workspaceId": WS, "logs": [{"category": "LoadBalancerAlertEvent", "enabled": true}]}));
-    assert_eq!(e.message, "Category 'LoadBalancerAlertEvent' is not supported.");
-    let e = error(json!({"workspaceId": WS, "logs": [{"categoryGroup": "audit", "enabled": true}]}));
+    let e =
+        error(json!({"workspaceId": WS, "metrics": [{"category": "ByteCount", "enabled": true}]}));
+    assert_eq!(
+        (e.code.as_str(), e.message.as_str()),
+        (
+            "BadRequest",
+            "Metric category 'ByteCount' is not supported, supported categories are: 'AllMetrics'."
+        )
+    );
+    let e = error(
+        json!({"workspaceId": WS, "logs": [{"category": "LoadBalancerAlertEvent", "enabled": true}]}),
+    );
+    assert_eq!(
+        e.message,
+        "Category 'LoadBalancerAlertEvent' is not supported."
+    );
+    let e =
+        error(json!({"workspaceId": WS, "logs": [{"categoryGroup": "audit", "enabled": true}]}));
     assert_eq!(e.message, "Category group 'audit' is not supported.");
 }
 
@@ -68,16 +84,35 @@ fn unknown_categories_get_azures_messages() {
 fn a_destination_is_required_and_must_be_a_resource_id_of_the_right_type() {
     let e = error(json!({"metrics": [{"category": "AllMetrics", "enabled": true}]}));
     assert_eq!(e.code, "BadRequest");
-    assert!(e.message.contains("at least one destination"), "{}", e.message);
+    assert!(
+        e.message.contains("at least one destination"),
+        "{}",
+        e.message
+    );
     let e = error(json!({"workspaceId": "myWorkspace", "metrics": []}));
     assert_eq!(e.code, "LinkedInvalidPropertyId");
-    assert!(e.message.contains("at path 'properties.workspaceId'"), "{}", e.message);
-    for property in ["storageAccountId", "eventHubAuthorizationRuleId", "marketplacePartnerId"] {
+    assert!(
+        e.message.contains("at path 'properties.workspaceId'"),
+        "{}",
+        e.message
+    );
+    for property in [
+        "storageAccountId",
+        "eventHubAuthorizationRuleId",
+        "marketplacePartnerId",
+    ] {
         let e = error(json!({ property: "not/an/id" }));
         assert_eq!(e.code, "LinkedInvalidPropertyId", "{property}");
     }
-    let e = error(json!({"workspaceId": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb"}));
-    assert!(e.message.contains("is not of type 'Microsoft.OperationalInsights/workspaces'"), "{}", e.message);
+    let e = error(
+        json!({"workspaceId": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb"}),
+    );
+    assert!(
+        e.message
+            .contains("is not of type 'Microsoft.OperationalInsights/workspaces'"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
@@ -94,7 +129,11 @@ fn shapes_and_destination_type_are_checked() {
         assert_eq!(error(props.clone()).code, "BadRequest", "{props}");
     }
     assert!(validate(&Map::new(), lb()).is_err());
-    let ok = validate(&body(json!({"workspaceId": WS, "logAnalyticsDestinationType": "Dedicated"})), lb()).unwrap();
+    let ok = validate(
+        &body(json!({"workspaceId": WS, "logAnalyticsDestinationType": "Dedicated"})),
+        lb(),
+    )
+    .unwrap();
     assert_eq!(ok.properties["logAnalyticsDestinationType"], "Dedicated");
 }
 
@@ -102,5 +141,11 @@ fn shapes_and_destination_type_are_checked() {
 fn types_without_diagnostic_settings_are_not_in_the_catalogue() {
     assert!(categories_for("Microsoft.Network/networkSecurityGroups").is_none());
     assert_eq!(unsupported_type("x").code, "ResourceTypeNotSupported");
-    assert_eq!(categories_for("Microsoft.Compute/virtualMachineScaleSets").unwrap().logs.len(), 0);
+    assert_eq!(
+        categories_for("Microsoft.Compute/virtualMachineScaleSets")
+            .unwrap()
+            .logs
+            .len(),
+        0
+    );
 }

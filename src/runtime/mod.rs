@@ -11,6 +11,7 @@ pub mod autoscale;
 pub mod clock;
 pub mod decide;
 pub mod instance;
+pub mod log_export;
 pub mod plan;
 pub mod ports;
 pub mod probe;

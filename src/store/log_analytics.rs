@@ -2,7 +2,7 @@
 //! exporter's progress per setting (migration `0004_log_analytics.sql`).
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use sqlx::{Row, SqliteConnection};
 
 use crate::model::log_analytics::azure_metrics::MetricRecord;
 
@@ -22,6 +22,19 @@ pub struct ExportProgress {
 fn time(secs: i64) -> Result<DateTime<Utc>, sqlx::Error> {
     DateTime::from_timestamp(secs, 0)
         .ok_or_else(|| sqlx::Error::Decode(format!("time {secs} is out of range").into()))
+}
+
+/// Deletes everything a workspace holds, inside the caller's transaction (the workspace's
+/// deletion); returns how many rows.
+pub async fn delete_workspace_data(
+    conn: &mut SqliteConnection,
+    workspace_key: &str,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM azure_metrics WHERE workspace_key = ?")
+        .bind(workspace_key.to_ascii_lowercase())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
 }
 
 impl Store {
@@ -89,11 +102,16 @@ impl Store {
             .collect()
     }
 
-    /// Deletes everything a workspace holds (when the workspace is deleted); returns how many rows.
-    pub async fn delete_workspace_data(&self, workspace_key: &str) -> Result<u64, sqlx::Error> {
+    /// Deletes a workspace's rows older than `cutoff` (its retention); returns how many.
+    pub async fn prune_azure_metrics(
+        &self,
+        workspace_key: &str,
+        cutoff: DateTime<Utc>,
+    ) -> Result<u64, sqlx::Error> {
         let mut w = self.write().await?;
-        let done = sqlx::query("DELETE FROM azure_metrics WHERE workspace_key = ?")
+        let done = sqlx::query("DELETE FROM azure_metrics WHERE workspace_key = ? AND minute < ?")
             .bind(workspace_key.to_ascii_lowercase())
+            .bind(cutoff.timestamp())
             .execute(&mut *w.tx)
             .await?;
         w.commit().await?;
@@ -102,9 +120,10 @@ impl Store {
 
     /// Every setting's export progress.
     pub async fn log_exports(&self) -> Result<Vec<ExportProgress>, sqlx::Error> {
-        let rows = sqlx::query("SELECT setting_key, workspace_key, since, through FROM log_exports")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT setting_key, workspace_key, since, through FROM log_exports")
+                .fetch_all(&self.pool)
+                .await?;
         rows.into_iter()
             .map(|row| {
                 Ok(ExportProgress {
@@ -147,12 +166,15 @@ mod tests {
 
     use super::*;
 
-    const WS: &str = "/subscriptions/s/resourcegroups/rg/providers/microsoft.operationalinsights/workspaces/w";
+    const WS: &str =
+        "/subscriptions/s/resourcegroups/rg/providers/microsoft.operationalinsights/workspaces/w";
 
     fn record(minute: DateTime<Utc>, total: f64) -> MetricRecord {
         MetricRecord {
             workspace_key: WS.into(),
-            resource_key: "/subscriptions/s/resourcegroups/rg/providers/microsoft.network/loadbalancers/lb".into(),
+            resource_key:
+                "/subscriptions/s/resourcegroups/rg/providers/microsoft.network/loadbalancers/lb"
+                    .into(),
             metric: "ByteCount".into(),
             minute,
             total,
@@ -169,21 +191,44 @@ mod tests {
         let store = Store::in_memory().await.unwrap();
         let t0 = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap();
         let t1 = t0 + TimeDelta::minutes(1);
-        store.write_azure_metrics(&[record(t0, 1.0), record(t1, 2.0)]).await.unwrap();
+        store
+            .write_azure_metrics(&[record(t0, 1.0), record(t1, 2.0)])
+            .await
+            .unwrap();
         store.write_azure_metrics(&[record(t0, 5.0)]).await.unwrap();
-        let all = store.azure_metrics(WS, t0, t1 + TimeDelta::minutes(1)).await.unwrap();
+        let all = store
+            .azure_metrics(WS, t0, t1 + TimeDelta::minutes(1))
+            .await
+            .unwrap();
         assert_eq!(all.iter().map(|r| r.total).collect::<Vec<_>>(), [5.0, 2.0]);
-        assert_eq!(store.azure_metrics(WS, t1, t1 + TimeDelta::minutes(1)).await.unwrap().len(), 1);
-        assert_eq!(store.delete_workspace_data(WS).await.unwrap(), 2);
+        assert_eq!(
+            store
+                .azure_metrics(WS, t1, t1 + TimeDelta::minutes(1))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(store.prune_azure_metrics(WS, t1).await.unwrap(), 1);
+        let mut conn = store.pool().acquire().await.unwrap();
+        assert_eq!(delete_workspace_data(&mut conn, WS).await.unwrap(), 1);
     }
 
     #[tokio::test]
     async fn export_progress_round_trips() {
         let store = Store::in_memory().await.unwrap();
         let t0 = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap();
-        let p = ExportProgress { setting_key: "s1".into(), workspace_key: "w".into(), since: t0, through: t0 };
+        let p = ExportProgress {
+            setting_key: "s1".into(),
+            workspace_key: "w".into(),
+            since: t0,
+            through: t0,
+        };
         store.put_log_export(&p).await.unwrap();
-        let later = ExportProgress { through: t0 + TimeDelta::minutes(3), ..p.clone() };
+        let later = ExportProgress {
+            through: t0 + TimeDelta::minutes(3),
+            ..p.clone()
+        };
         store.put_log_export(&later).await.unwrap();
         assert_eq!(store.log_exports().await.unwrap(), vec![later]);
         store.delete_log_export("S1").await.unwrap();

@@ -2,6 +2,8 @@
 //! (`{resource id}/providers/Microsoft.Insights/...`: metrics, metric definitions and
 //! namespaces, diagnostic settings) and the subscription-level ones (the activity log).
 
+pub mod diagnostic_settings;
+
 use axum::response::Response;
 
 use super::ApiState;
@@ -15,8 +17,14 @@ pub async fn extension(
     target: &ResourceId,
     rest: &[&str],
 ) -> ArmResult<Response> {
-    let _ = (app, target);
     match rest {
+        ["microsoft.insights", rest @ ..]
+            if rest
+                .first()
+                .is_some_and(|c| c.starts_with("diagnosticsettings")) =>
+        {
+            diagnostic_settings::route(app, req, target, rest).await
+        }
         ["microsoft.insights", ..] => Err(not_served(req)),
         _ => Err(not_served(req)),
     }
