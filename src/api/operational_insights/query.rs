@@ -34,8 +34,8 @@ const MAX_RETENTION: TimeDelta = TimeDelta::days(4383);
 pub struct QueryBody {
     query: Option<String>,
     timespan: Option<String>,
-    #[serde(default)]
-    workspaces: Vec<String>,
+    /// More workspaces to union; clients send `null` for none.
+    workspaces: Option<Vec<String>>,
 }
 
 fn error(status: StatusCode, code: &str, message: &str, inner: Option<(&str, &str)>) -> Response {
@@ -88,7 +88,7 @@ pub async fn get(
     let body = QueryBody {
         query: q.get("query").cloned(),
         timespan: q.get("timespan").cloned(),
-        workspaces: Vec::new(),
+        workspaces: None,
     };
     run(&app, &workspace, body).await
 }
@@ -127,7 +127,7 @@ async fn run(app: &ApiState, workspace_id: &str, body: QueryBody) -> Response {
         },
     };
     let mut records: Vec<(MetricRecord, String)> = Vec::new();
-    for id in std::iter::once(workspace_id.to_string()).chain(body.workspaces) {
+    for id in std::iter::once(workspace_id.to_string()).chain(body.workspaces.unwrap_or_default()) {
         let (key, customer) = match workspace(app, &id).await {
             Ok(Some(w)) => w,
             Ok(None) => {
