@@ -446,3 +446,50 @@ async fn query_errors_name_the_problem() {
     let (s, v) = query(&t, customer, "AzureMetrics | count").await;
     assert_eq!((s, &v["tables"][0]["rows"]), (200, &json!([[0]])));
 }
+
+/// A measurement, not a check: a day of one load balancer's exported minutes (8 metrics x
+/// 1440 minutes) queried through the API. Run with
+/// `cargo test --test diagnostics query_cost -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn query_cost_over_a_day_of_minutes() {
+    use armlet::model::log_analytics::azure_metrics::MetricRecord;
+    let t = start().await;
+    let ws = workspace(&t, "myWorkspace").await;
+    let customer = ws["properties"]["customerId"].as_str().unwrap().to_string();
+    let now = t.armlet.app.runtime.clock.now_utc();
+    let metrics = ["ByteCount", "PacketCount", "SYNCount", "DipAvailability", "VipAvailability", "SnatConnectionCount", "AllocatedSnatPorts", "UsedSnatPorts"];
+    let records: Vec<MetricRecord> = (0..1440)
+        .flat_map(|m| metrics.iter().map(move |name| (m, *name)))
+        .map(|(m, name)| MetricRecord {
+            workspace_key: ws_id("myWorkspace").to_ascii_lowercase(),
+            resource_key: lb_id().to_ascii_lowercase(),
+            metric: name.into(),
+            minute: armlet::metrics::series::minute_of(now - chrono::TimeDelta::minutes(m)),
+            total: m as f64,
+            count: 1.0,
+            minimum: m as f64,
+            maximum: m as f64,
+            average: m as f64,
+            unit: "Count".into(),
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    t.armlet.app.store.write_azure_metrics(&records).await.unwrap();
+    println!("write {} rows: {:?}", records.len(), started.elapsed());
+    for kql in [
+        "AzureMetrics | count",
+        "AzureMetrics | where MetricName == 'ByteCount' | summarize avg(Average) by bin(TimeGenerated, 5m) | order by TimeGenerated asc",
+        "AzureMetrics | summarize sum(Total), max(Maximum) by bin(TimeGenerated, 1h), MetricName | order by TimeGenerated desc | take 24",
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            let started = std::time::Instant::now();
+            let (s, v) = query(&t, &customer, kql).await;
+            assert_eq!(s, 200, "{v}");
+            times.push(started.elapsed());
+        }
+        times.sort();
+        println!("{kql}\n  median {:?}, best {:?}", times[2], times[0]);
+    }
+}
