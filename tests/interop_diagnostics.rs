@@ -9,23 +9,19 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use armlet::config::ServeConfig;
 use armlet::metrics::series::{Aggregate, MinutePoint, dimensions};
+use common::insights;
 use common::*;
 use serde_json::{Value, json};
 
 const RG: &str = "myResourceGroup";
 
 fn lb_id() -> String {
-    format!(
-        "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Network/loadBalancers/myLoadBalancer"
-    )
+    insights::lb_id(RG, "myLoadBalancer")
 }
 
 fn ws_id() -> String {
-    format!(
-        "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.OperationalInsights/workspaces/myWorkspace"
-    )
+    insights::ws_id(RG, "myWorkspace")
 }
 
 const ALL_METRICS: &str = r#"[{"category": "AllMetrics", "enabled": true}]"#;
@@ -47,27 +43,6 @@ fn create_args<'a>(lb: &'a str, ws: &'a str, extra: &[&'a str]) -> Vec<&'a str> 
     ];
     args.extend(extra);
     args
-}
-
-async fn start() -> TestArmlet {
-    let dir = tempfile::tempdir().unwrap();
-    let config = ServeConfig {
-        time_scale: 60.0,
-        ..ServeConfig::for_tests(dir.path().to_path_buf())
-    };
-    let t = TestArmlet::start_with(config, dir).await;
-    assert_eq!(
-        t.put(&rg_path(RG), json!({"location": "eastus"})).await.0,
-        201
-    );
-    let (s, v) = t
-        .put(
-            &format!("{}?api-version=2024-05-01", lb_id()),
-            json!({"location": "eastus", "sku": {"name": "Standard"}, "properties": {}}),
-        )
-        .await;
-    assert!(s == 200 || s == 201, "{v}");
-    t
 }
 
 /// Runs `tests/interop/az_log_analytics.py` with the az CLI's Python and `az`'s environment.
@@ -96,7 +71,7 @@ async fn az_python(az: &Az, args: &[&str]) -> Value {
 
 #[tokio::test]
 async fn the_tutorial_diagnostic_setting_through_az() {
-    let t = start().await;
+    let t = insights::start_with_lb(RG, "myLoadBalancer").await;
     let az = Az::for_armlet(&t);
     let (lb, ws) = (lb_id(), ws_id());
 

@@ -4,6 +4,7 @@
 
 pub mod deploy;
 pub mod http;
+pub mod insights;
 pub mod process;
 pub mod scale_set;
 

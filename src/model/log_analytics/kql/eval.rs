@@ -6,11 +6,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::KqlError;
-use super::parse::{Direction, Expr, Named, Operator, Query};
-use super::scalar::{self, Schema, eval, type_of};
+use super::ast::{Direction, Expr, Named, Operator, Query};
+use super::scalar::eval;
+use super::types::{Schema, type_of};
 use crate::model::log_analytics::value::{ColumnType, Table, Value};
-
-pub use super::scalar::SCALAR_FUNCTIONS;
 
 /// The aggregate functions `summarize` takes.
 pub const AGGREGATES: &[&str] = &["count", "countif", "sum", "avg", "min", "max", "dcount"];
@@ -357,6 +356,3 @@ fn fold(agg: &Aggregate<'_>, schema: &Schema, rows: &[&Vec<Value>], now: DateTim
         _ => Value::Null,
     }
 }
-
-/// `bin` re-exported for callers that bucket times the way queries do.
-pub use scalar::bin;

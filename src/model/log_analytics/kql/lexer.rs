@@ -3,7 +3,7 @@
 //! verbatim `@'...'`), `datetime(...)` literals, and punctuation. `//` comments run to the
 //! end of the line.
 
-use chrono::TimeDelta;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 
 use super::KqlError;
 
@@ -223,4 +223,42 @@ fn number(chars: &[char], start: usize) -> Result<(Token, usize), KqlError> {
         )
     };
     Ok((token, i))
+}
+
+/// A token as error messages name it.
+pub fn describe(t: &Token) -> String {
+    match t {
+        Token::Ident(s) => format!("'{s}'"),
+        Token::Symbol(s) => format!("'{s}'"),
+        Token::String(s) => format!("string '{s}'"),
+        Token::Long(v) => format!("number {v}"),
+        Token::Real(v) => format!("number {v}"),
+        Token::TimeSpan(d) => format!("timespan {d}"),
+        Token::DateTime(s) => format!("datetime({s})"),
+    }
+}
+
+/// The text of a `datetime(...)` literal: an ISO 8601 date or date-time (UTC unless it says
+/// otherwise), or a date with a space before the time.
+pub fn parse_datetime(raw: &str) -> Result<DateTime<Utc>, KqlError> {
+    let raw = raw.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(raw.trim_end_matches('Z'), format) {
+            return Ok(t.and_utc());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+    }
+    Err(KqlError::Syntax(format!(
+        "'{raw}' is not a datetime literal."
+    )))
 }

@@ -6,21 +6,24 @@
 //! literals (numbers, strings, `true`/`false`, timespans such as `5m`, `datetime(...)`),
 //! columns, arithmetic, comparisons, `and`/`or`, the string operators `==`, `!=`, `=~`,
 //! `!~`, `contains`, `has`, `startswith`, `endswith` (and their `!` forms), `in`/`!in`, and
-//! the functions of [`eval::SCALAR_FUNCTIONS`]; `summarize` takes the aggregates of
+//! the functions of [`types::SCALAR_FUNCTIONS`]; `summarize` takes the aggregates of
 //! [`eval::AGGREGATES`]. Anything else (`let`, `join`, `union`, `parse`, `render`, other
 //! functions...) is refused with [`KqlError::Unsupported`], naming what was found and what
 //! the subset has, rather than guessed at.
 //!
-//! [`lexer`] turns text into tokens, [`parse`] tokens into a [`parse::Query`], and
+//! [`lexer`] turns text into tokens, [`parse`] tokens into an [`ast::Query`], [`types`]
+//! gives expressions their types against a schema, [`scalar`] evaluates them, and
 //! [`eval`] checks it against the table's schema and runs it. Semantics follow Kusto's
 //! documentation (learn.microsoft.com/kusto/query): `order by` sorts descending unless told
 //! `asc`, `bin(TimeGenerated, 1m)` floors to whole minutes and keeps the column's name,
 //! an aggregate `avg(Average)` is named `avg_Average` and `count()` is `count_`.
 
+pub mod ast;
 pub mod eval;
 pub mod lexer;
 pub mod parse;
 pub mod scalar;
+pub mod types;
 
 #[cfg(test)]
 mod eval_tests;

@@ -3,181 +3,13 @@
 //! Precedence, loosest first: `or`, `and`, comparisons and string operators, `+ -`,
 //! `* / %`, unary `-`, then literals, columns, calls and parentheses.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-
 use super::KqlError;
-use super::lexer::{Token, tokenize};
+use super::ast::{
+    BinaryOp, Direction, Expr, KNOWN_UNSUPPORTED, Named, OPERATORS, Operator, Query,
+    unsupported_operator,
+};
+use super::lexer::{Token, describe, parse_datetime, tokenize};
 use crate::model::log_analytics::value::Value;
-
-/// `Table | op | op ...`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Query {
-    pub table: String,
-    pub operators: Vec<Operator>,
-}
-
-impl Query {
-    /// The first operator's name, as Kusto's errors name the operator that failed.
-    pub fn first_operator_name(&self) -> &'static str {
-        self.operators.first().map_or("table", Operator::name)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    Asc,
-    Desc,
-}
-
-/// `name = expr`, or a bare `expr` whose name Kusto derives.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Named {
-    pub name: Option<String>,
-    pub expr: Expr,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Operator {
-    Where(Expr),
-    Project(Vec<Named>),
-    ProjectAway(Vec<String>),
-    Extend(Vec<Named>),
-    Summarize {
-        aggregates: Vec<Named>,
-        by: Vec<Named>,
-    },
-    Sort(Vec<(Expr, Direction)>),
-    Take(u64),
-    Top {
-        count: u64,
-        by: Expr,
-        direction: Direction,
-    },
-    Count,
-}
-
-impl Operator {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Where(_) => "where",
-            Self::Project(_) => "project",
-            Self::ProjectAway(_) => "project-away",
-            Self::Extend(_) => "extend",
-            Self::Summarize { .. } => "summarize",
-            Self::Sort(_) => "order by",
-            Self::Take(_) => "take",
-            Self::Top { .. } => "top",
-            Self::Count => "count",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BinaryOp {
-    Or,
-    And,
-    Eq,
-    Ne,
-    EqCi,
-    NeCi,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Contains,
-    NotContains,
-    Has,
-    NotHas,
-    StartsWith,
-    NotStartsWith,
-    EndsWith,
-    NotEndsWith,
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Mod,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Expr {
-    Literal(Value),
-    Column(String),
-    Binary(Box<Expr>, BinaryOp, Box<Expr>),
-    Negate(Box<Expr>),
-    /// `x in (a, b)` / `x !in (...)` (`in~` compares without case).
-    In {
-        value: Box<Expr>,
-        list: Vec<Expr>,
-        negated: bool,
-        case_insensitive: bool,
-    },
-    Call(String, Vec<Expr>),
-}
-
-/// The operators of the subset, and those of KQL that are recognised but refused.
-pub const OPERATORS: &[&str] = &[
-    "where",
-    "filter",
-    "project",
-    "project-away",
-    "extend",
-    "summarize",
-    "order by",
-    "sort by",
-    "take",
-    "limit",
-    "top",
-    "count",
-];
-
-const KNOWN_UNSUPPORTED: &[&str] = &[
-    "join",
-    "union",
-    "lookup",
-    "parse",
-    "parse-where",
-    "mv-expand",
-    "mv-apply",
-    "render",
-    "distinct",
-    "make-series",
-    "evaluate",
-    "search",
-    "find",
-    "as",
-    "invoke",
-    "fork",
-    "facet",
-    "getschema",
-    "sample",
-    "sample-distinct",
-    "serialize",
-    "project-rename",
-    "project-reorder",
-    "project-keep",
-    "range",
-    "print",
-    "datatable",
-    "externaldata",
-    "materialize",
-    "let",
-    "set",
-    "declare",
-    "top-nested",
-    "top-hitters",
-    "scan",
-    "partition",
-    "reduce",
-    "as",
-];
-
-fn unsupported_operator(name: &str) -> KqlError {
-    KqlError::Unsupported(format!(
-        "The '{name}' operator is outside armlet's KQL subset, which has: {}.",
-        OPERATORS.join(", ")
-    ))
-}
 
 pub fn parse(text: &str) -> Result<Query, KqlError> {
     let tokens = tokenize(text)?;
@@ -192,18 +24,6 @@ pub fn parse(text: &str) -> Result<Query, KqlError> {
         )));
     }
     Ok(query)
-}
-
-fn describe(t: &Token) -> String {
-    match t {
-        Token::Ident(s) => format!("'{s}'"),
-        Token::Symbol(s) => format!("'{s}'"),
-        Token::String(s) => format!("string '{s}'"),
-        Token::Long(v) => format!("number {v}"),
-        Token::Real(v) => format!("number {v}"),
-        Token::TimeSpan(d) => format!("timespan {d}"),
-        Token::DateTime(s) => format!("datetime({s})"),
-    }
 }
 
 struct Parser {
@@ -579,29 +399,4 @@ impl Parser {
             }
         })
     }
-}
-
-/// The text of a `datetime(...)` literal: an ISO 8601 date or date-time (UTC unless it says
-/// otherwise), or a date with a space before the time.
-pub fn parse_datetime(raw: &str) -> Result<DateTime<Utc>, KqlError> {
-    let raw = raw.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    for format in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-        "%Y-%m-%d %H:%M",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(raw.trim_end_matches('Z'), format) {
-            return Ok(t.and_utc());
-        }
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
-    }
-    Err(KqlError::Syntax(format!(
-        "'{raw}' is not a datetime literal."
-    )))
 }

@@ -3,7 +3,8 @@
 use chrono::TimeDelta;
 
 use super::KqlError;
-use super::parse::{BinaryOp, Direction, Expr, Named, Operator, parse};
+use super::ast::{BinaryOp, Direction, Expr, Named, Operator};
+use super::parse::parse;
 use crate::model::log_analytics::value::Value;
 
 fn col(n: &str) -> Expr {
