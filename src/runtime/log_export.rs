@@ -9,7 +9,8 @@
 //! minute is exported once it is over and [`GRACE`] has passed (the collector may still be
 //! flushing it); the last [`TAIL`] is exported again, so a late flush is not lost. Passes run
 //! on every stored change and every [`PERIOD`] of Azure time; a pass that fails is retried by
-//! the next one. Rows older than their workspace's `retentionInDays` are pruned.
+//! the next one. Rows older than their workspace's `retentionInDays` are pruned every
+//! [`PRUNE_EVERY`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -34,6 +35,8 @@ pub const GRACE: TimeDelta = TimeDelta::minutes(1);
 pub const TAIL: TimeDelta = TimeDelta::minutes(2);
 /// Azure time between passes when nothing changes.
 pub const PERIOD: Duration = Duration::from_secs(30);
+/// Azure time between prunings of rows past their workspace's retention.
+pub const PRUNE_EVERY: TimeDelta = TimeDelta::hours(1);
 
 /// The minutes `[start, end)` to export now, or `None` when none are due.
 pub fn window(
@@ -80,9 +83,14 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let mut tick = clock.interval(PERIOD);
+    let mut pruned: Option<DateTime<Utc>> = None;
     loop {
-        if let Err(e) = pass(&store, clock.now_utc()).await {
-            tracing::warn!(error = %e, "log analytics export failed; retrying");
+        let now = clock.now_utc();
+        let prune = prune_due(pruned, now);
+        match pass(&store, now, prune).await {
+            Ok(()) if prune => pruned = Some(now),
+            Ok(()) => {}
+            Err(e) => tracing::warn!(error = %e, "log analytics export failed; retrying"),
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -92,6 +100,11 @@ pub async fn run(
     }
 }
 
+/// Whether rows past retention are due to be pruned, the last pruning having been at `last`.
+pub fn prune_due(last: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    last.is_none_or(|at| now - at >= PRUNE_EVERY)
+}
+
 /// The resource a setting belongs to: its id up to `/providers/microsoft.insights/...`.
 fn target_of(setting_key: &str) -> Option<&str> {
     setting_key
@@ -99,8 +112,8 @@ fn target_of(setting_key: &str) -> Option<&str> {
         .map(|i| &setting_key[..i])
 }
 
-/// One pass over every setting.
-pub async fn pass(store: &Store, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+/// One pass over every setting; with `prune`, rows past their workspace's retention go too.
+pub async fn pass(store: &Store, now: DateTime<Utc>, prune: bool) -> Result<(), sqlx::Error> {
     let settings = store.list_types(&[diagnostic_settings::TYPE]).await?;
     let workspaces = store.list_types(&[WORKSPACE_TYPE]).await?;
     let progress: BTreeMap<String, ExportProgress> = store
@@ -160,7 +173,7 @@ pub async fn pass(store: &Store, now: DateTime<Utc>) -> Result<(), sqlx::Error> 
     for gone in progress.keys().filter(|k| !active.contains(k)) {
         store.delete_log_export(gone).await?;
     }
-    for w in &workspaces {
+    for w in workspaces.iter().filter(|_| prune) {
         let days = w.body["properties"]["retentionInDays"]
             .as_i64()
             .unwrap_or(30);
@@ -249,6 +262,13 @@ mod tests {
             (t(1, 0), 7.0, "Bytes")
         );
         assert_eq!(rows[0].workspace_key, "w");
+    }
+
+    #[test]
+    fn pruning_is_hourly_and_first_at_start() {
+        assert!(prune_due(None, t(0, 0)));
+        assert!(!prune_due(Some(t(0, 0)), t(59, 59)));
+        assert!(prune_due(Some(t(0, 0)), t(0, 0) + PRUNE_EVERY));
     }
 
     #[test]
