@@ -39,17 +39,20 @@ pub async fn delete_workspace_data(
 
 impl Store {
     /// Writes exported minutes, replacing rows of the same (workspace, resource, metric,
-    /// minute), in one transaction.
+    /// minute), in one transaction; rows for a workspace that does not exist are dropped.
     pub async fn write_azure_metrics(&self, records: &[MetricRecord]) -> Result<(), sqlx::Error> {
         if records.is_empty() {
             return Ok(());
         }
         let mut w = self.write().await?;
         for r in records {
+            // Only into a workspace that still exists: an export racing the workspace's
+            // deletion must not leave rows a workspace re-created under the name would show.
             sqlx::query(
                 "INSERT OR REPLACE INTO azure_metrics
                  (workspace_key, resource_key, metric, minute, total, count, minimum, maximum, average, unit)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10
+                 WHERE EXISTS (SELECT 1 FROM resources WHERE key = ?1)",
             )
             .bind(r.workspace_key.to_ascii_lowercase())
             .bind(r.resource_key.to_ascii_lowercase())
@@ -186,9 +189,40 @@ mod tests {
         }
     }
 
+    async fn with_workspace() -> Store {
+        let store = Store::in_memory().await.unwrap();
+        let mut w = store.write().await.unwrap();
+        let row = crate::store::Resource {
+            id: WS.into(),
+            subscription: "s".into(),
+            resource_group: Some("rg".into()),
+            type_name: "Microsoft.OperationalInsights/workspaces".into(),
+            name: "w".into(),
+            body: serde_json::json!({}),
+            etag: "e".into(),
+        };
+        crate::store::resources::put(&mut w.tx, &row).await.unwrap();
+        w.commit().await.unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn rows_for_a_missing_workspace_are_dropped() {
+        let store = Store::in_memory().await.unwrap();
+        let t0 = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap();
+        store.write_azure_metrics(&[record(t0, 1.0)]).await.unwrap();
+        assert!(
+            store
+                .azure_metrics(WS, t0, t0 + TimeDelta::minutes(1))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
     #[tokio::test]
     async fn rows_are_replaced_by_minute_and_read_by_range() {
-        let store = Store::in_memory().await.unwrap();
+        let store = with_workspace().await;
         let t0 = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap();
         let t1 = t0 + TimeDelta::minutes(1);
         store
