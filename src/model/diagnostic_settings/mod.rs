@@ -275,5 +275,21 @@ pub fn exports_metrics_to(properties: &Value) -> Option<&str> {
     enabled.then_some(workspace)
 }
 
+/// Whether a stored setting sends the log category `log` (named, or through an enabled
+/// category group it belongs to) to a workspace; returns that workspace id.
+pub fn exports_log_to<'a>(properties: &'a Value, log: &LogCategory) -> Option<&'a str> {
+    let workspace = properties["workspaceId"].as_str()?;
+    let enabled = properties["logs"].as_array()?.iter().any(|l| {
+        let named = l["category"]
+            .as_str()
+            .is_some_and(|c| c.eq_ignore_ascii_case(log.name));
+        let grouped = l["categoryGroup"]
+            .as_str()
+            .is_some_and(|g| log.groups.iter().any(|x| x.eq_ignore_ascii_case(g)));
+        (named || grouped) && l["enabled"].as_bool() == Some(true)
+    });
+    enabled.then_some(workspace)
+}
+
 #[cfg(test)]
 mod tests;

@@ -55,6 +55,14 @@ fn load_balancers_list_health_events_and_all_metrics() {
         "LoadBalancerHealthEvent"
     );
     assert_eq!(exports_metrics_to(&ok.properties), None);
+    let health = &lb().logs[0];
+    assert_eq!(exports_log_to(&ok.properties, health), Some(WS), "allLogs");
+    let off = json!({"workspaceId": WS, "logs": [{"category": "LoadBalancerHealthEvent", "enabled": false}]});
+    assert_eq!(exports_log_to(&off, health), None);
+    let named = json!({"workspaceId": WS, "logs": [{"category": "LoadBalancerHealthEvent", "enabled": true}]});
+    assert_eq!(exports_log_to(&named, health), Some(WS));
+    let elsewhere = json!({"storageAccountId": "/subscriptions/s/x", "logs": [{"categoryGroup": "allLogs", "enabled": true}]});
+    assert_eq!(exports_log_to(&elsewhere, health), None, "no workspace");
 }
 
 #[test]

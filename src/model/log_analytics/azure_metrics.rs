@@ -58,7 +58,7 @@ pub const COLUMNS: [(&str, ColumnType); 19] = [
 ];
 
 /// The parts of a resource id the table spells out: subscription, group, provider, name.
-fn id_parts(key: &str) -> (String, String, String, String) {
+pub(super) fn id_parts(key: &str) -> (String, String, String, String) {
     let parts: Vec<&str> = key.split('/').collect();
     let after = |kw: &str| {
         parts
