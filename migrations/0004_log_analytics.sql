@@ -32,3 +32,30 @@ CREATE TABLE log_exports (
     since          INTEGER NOT NULL,        -- first minute to export (the setting's creation)
     through        INTEGER NOT NULL         -- minutes before this are exported
 );
+
+-- Load balancer health events as the platform publishes them (the LoadBalancerHealthEvent
+-- resource-log category), whether or not a diagnostic setting routes them anywhere: the
+-- exporter copies them to workspaces, and the detector reads the latest per type and
+-- frontend to honour Azure's re-detection interval.
+CREATE TABLE lb_health_events (
+    resource_key   TEXT    NOT NULL,        -- the load balancer's lower-case id
+    time           INTEGER NOT NULL,        -- detection time, Unix seconds, Azure time
+    event_type     TEXT    NOT NULL,        -- HealthEventType, e.g. NoHealthyBackends
+    frontend_ip    TEXT    NOT NULL,
+    description    TEXT    NOT NULL,
+    PRIMARY KEY (resource_key, time, event_type, frontend_ip)
+) WITHOUT ROWID;
+
+-- The ALBHealthEvent table of every workspace: events exported by a diagnostic setting.
+-- Exporting an event again replaces it.
+CREATE TABLE alb_health_events (
+    workspace_key  TEXT    NOT NULL,
+    resource_key   TEXT    NOT NULL,
+    time           INTEGER NOT NULL,
+    event_type     TEXT    NOT NULL,
+    frontend_ip    TEXT    NOT NULL,
+    description    TEXT    NOT NULL,
+    PRIMARY KEY (workspace_key, resource_key, time, event_type, frontend_ip)
+) WITHOUT ROWID;
+
+CREATE INDEX alb_health_events_by_time ON alb_health_events (workspace_key, time);

@@ -1,5 +1,6 @@
 //! Log Analytics workspace data: the `AzureMetrics` rows diagnostic settings export, and the
-//! exporter's progress per setting (migration `0004_log_analytics.sql`).
+//! exporter's progress per setting (migration `0004_log_analytics.sql`); health events are in
+//! [`super::health_events`].
 
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
@@ -19,7 +20,7 @@ pub struct ExportProgress {
     pub through: DateTime<Utc>,
 }
 
-fn time(secs: i64) -> Result<DateTime<Utc>, sqlx::Error> {
+pub(super) fn time(secs: i64) -> Result<DateTime<Utc>, sqlx::Error> {
     DateTime::from_timestamp(secs, 0)
         .ok_or_else(|| sqlx::Error::Decode(format!("time {secs} is out of range").into()))
 }
@@ -30,11 +31,18 @@ pub async fn delete_workspace_data(
     conn: &mut SqliteConnection,
     workspace_key: &str,
 ) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM azure_metrics WHERE workspace_key = ?")
-        .bind(workspace_key.to_ascii_lowercase())
-        .execute(conn)
-        .await?;
-    Ok(done.rows_affected())
+    let mut rows = 0;
+    for delete in [
+        "DELETE FROM azure_metrics WHERE workspace_key = ?",
+        "DELETE FROM alb_health_events WHERE workspace_key = ?",
+    ] {
+        let done = sqlx::query(delete)
+            .bind(workspace_key.to_ascii_lowercase())
+            .execute(&mut *conn)
+            .await?;
+        rows += done.rows_affected();
+    }
+    Ok(rows)
 }
 
 impl Store {

@@ -5,6 +5,7 @@
 //! them in a transaction: a handler can read what it depends on, validate, and write several
 //! rows with no other writer in between, and a failed handler writes nothing.
 
+pub mod health_events;
 pub mod instances;
 pub mod log_analytics;
 pub mod metrics;
