@@ -156,6 +156,13 @@ impl App {
             arm.subscribe_changes(),
             shutdown.clone(),
         ));
+        // Diagnostic settings that send AllMetrics to a Log Analytics workspace.
+        tasks.spawn(crate::runtime::log_export::run(
+            store.clone(),
+            runtime.clock,
+            arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
         Ok(Arc::new(App {
             config,
             data_dir,

@@ -164,7 +164,11 @@ pub fn cloud_metadata(base: &str) -> Value {
         "appInsightsTelemetryChannelResourceId": "https://dc.applicationinsights.azure.com/v2/track",
         "attestationResourceId": "https://attest.azure.net",
         "synapseAnalyticsResourceId": "https://dev.azuresynapse.net",
-        "logAnalyticsResourceId": "https://api.loganalytics.io",
+        // The Log Analytics query API is served by armlet itself (`/v1/workspaces/...`).
+        "logAnalyticsResourceId": base,
+        // The same, under the index the az `log-analytics` extension's generated client looks
+        // up (`_CLOUD_HOST_METADATA_INDEX`); az core reads only `logAnalyticsResourceId`.
+        "logAnalyticslogAnalyticsResourceId": base,
         "ossrDbmsResourceId": "https://ossrdbms-aad.database.windows.net",
         "suffixes": {
             "azureDataLakeStoreFileSystem": "azuredatalakestore.net",

@@ -7,6 +7,7 @@ pub mod identity;
 pub mod imds;
 pub mod insights;
 pub mod network;
+pub mod operational_insights;
 pub mod operations;
 pub mod provider;
 pub mod resources;
@@ -49,12 +50,14 @@ pub fn registry(runtime: &Arc<Runtime>, address_block: u8) -> Registry {
         runtime: runtime.clone(),
     });
     insights::register(&mut r, runtime);
+    r.register(operational_insights::workspace::Workspaces);
     r
 }
 
 pub fn router(app: ApiState) -> Router {
     Router::new()
         .merge(identity::router())
+        .merge(operational_insights::router())
         .route(
             "/armlet/vm-image-aliases.json",
             axum::routing::get(compute::images::alias_doc),

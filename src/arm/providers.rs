@@ -15,6 +15,7 @@ pub const NAMESPACES: &[&str] = &[
     "Microsoft.Compute",
     "Microsoft.Insights",
     "Microsoft.AlertsManagement",
+    "Microsoft.OperationalInsights",
 ];
 
 /// Microsoft.Resources types armlet implements by hand (not through the registry).

@@ -14,6 +14,7 @@ pub mod decide;
 pub mod imds;
 pub mod instance;
 pub mod metrics;
+pub mod log_export;
 pub mod plan;
 pub mod ports;
 pub mod probe;

@@ -7,8 +7,10 @@
 
 pub mod activity_log;
 pub mod alerts;
+pub mod health_events;
 pub mod instances;
 pub mod lifecycle;
+pub mod log_analytics;
 pub mod metrics;
 pub mod operations;
 pub mod resources;

@@ -5,6 +5,7 @@
 pub mod deploy;
 pub mod http;
 pub mod load;
+pub mod insights;
 pub mod process;
 pub mod receiver;
 pub mod scale_set;

@@ -10,6 +10,8 @@ pub mod metrics;
 
 use std::sync::Arc;
 
+pub mod diagnostic_settings;
+
 use axum::response::Response;
 
 use super::ApiState;
@@ -51,6 +53,13 @@ pub async fn extension(
         ["microsoft.alertsmanagement", "alerts", rest @ ..] => {
             let scope = super::alerts_management::AlertScope::Resource(target.clone());
             super::alerts_management::handle(app, req, &target.subscription, scope, rest).await
+        }
+        ["microsoft.insights", rest @ ..]
+            if rest
+                .first()
+                .is_some_and(|c| c.starts_with("diagnosticsettings")) =>
+        {
+            diagnostic_settings::route(app, req, target, rest).await
         }
         ["microsoft.insights", ..] => Err(not_served(req)),
         _ => Err(not_served(req)),
