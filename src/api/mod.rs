@@ -46,6 +46,7 @@ pub fn registry(runtime: &Arc<Runtime>, address_block: u8) -> Registry {
     r.register(compute::virtual_machine::VirtualMachines {
         runtime: runtime.clone(),
     });
+    r.register(insights::autoscale::AutoscaleSettings);
     r
 }
 

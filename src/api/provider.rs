@@ -82,7 +82,9 @@ pub async fn handle(
                 })
             }
             Method::GET | Method::HEAD => Ok(Json(generic::get(arm, &id).await?).into_response()),
-            Method::PATCH => Ok(Json(generic::patch_tags(arm, &id, req).await?).into_response()),
+            Method::PATCH => {
+                Ok(Json(generic::patch(arm, &id, api_version, req).await?).into_response())
+            }
             Method::DELETE => Ok(if generic::delete(arm, &id, Some(req)).await? {
                 StatusCode::OK
             } else {

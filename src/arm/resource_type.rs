@@ -97,6 +97,14 @@ pub trait ResourceType: Send + Sync + 'static {
         Ok(doc)
     }
 
+    /// Whether PATCH may carry `properties` (Azure's `...ResourcePatch` body has them for
+    /// some types, e.g. autoscale settings): the given top-level properties then replace the
+    /// stored ones and the document goes through [`Self::prepare`] like a PUT. Otherwise a
+    /// PATCH changes tags only.
+    fn patch_properties(&self) -> bool {
+        false
+    }
+
     /// Whether a create or update completes asynchronously: the PUT answers with a
     /// non-terminal provisioningState and `Azure-AsyncOperation`, and [`Self::provision`] runs
     /// as the operation.

@@ -315,6 +315,40 @@ pub async fn list(
     Ok(out)
 }
 
+/// PATCH: tags, and for types that take them ([`ResourceType::patch_properties`]) top-level
+/// properties merged into the stored ones and validated like a PUT.
+pub async fn patch(
+    arm: &Arc<Arm>,
+    id: &ResourceId,
+    api_version: &str,
+    req: &ArmRequest,
+) -> ArmResult<Value> {
+    let ty = resolve_type(arm, id, api_version)?;
+    let body = req.json_object()?;
+    let Some(properties) = body.get("properties").filter(|_| ty.patch_properties()) else {
+        return patch_tags(arm, id, req).await;
+    };
+    let stored = get_stored(arm, id).await?;
+    let Value::Object(mut doc) = stored.body else {
+        return Err(ArmError::internal("stored document is not an object"));
+    };
+    match (doc.get_mut("properties"), properties) {
+        (Some(Value::Object(current)), Value::Object(given)) => {
+            for (k, v) in given {
+                current.insert(k.clone(), v.clone());
+            }
+        }
+        // Not an object: `prepare` answers it as the malformed body it is.
+        _ => {
+            doc.insert("properties".into(), properties.clone());
+        }
+    }
+    if let Some(tags) = body.get("tags") {
+        doc.insert("tags".into(), tags.clone());
+    }
+    Ok(put_started(arm, id, api_version, doc, Some(req)).await?.doc)
+}
+
 /// PATCH: tags (the part of PATCH every type shares).
 pub async fn patch_tags(arm: &Arm, id: &ResourceId, req: &ArmRequest) -> ArmResult<Value> {
     let ty = resolve_type(arm, id, "")?;

@@ -6,6 +6,7 @@
 //! rows with no other writer in between, and a failed handler writes nothing.
 
 pub mod activity_log;
+pub mod autoscale;
 pub mod instances;
 pub mod metrics;
 pub mod operations;

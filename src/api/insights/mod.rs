@@ -1,8 +1,10 @@
 //! Microsoft.Insights (Azure Monitor): the extension routes every resource has
 //! (`{resource id}/providers/Microsoft.Insights/...`: metrics, metric definitions and
-//! namespaces, diagnostic settings) and the subscription-level ones (the activity log).
+//! namespaces, diagnostic settings) and the subscription-level ones (the activity log), and
+//! its resource types ([`autoscale`]).
 
 pub mod activity_log;
+pub mod autoscale;
 
 use axum::response::Response;
 
