@@ -87,11 +87,17 @@ async fn the_tutorial_rules_scale_in_to_the_minimum_and_out_under_load() {
     let hook = WebhookReceiver::start().await;
     let cpu = FakeCpu::start(&t, &vmss_id(), 5.0);
     let (s, created) = t
-        .put(&setting_path("rg", "web-autoscale"), tutorial_setting(Some(&hook.url)))
+        .put(
+            &setting_path("rg", "web-autoscale"),
+            tutorial_setting(Some(&hook.url)),
+        )
         .await;
     assert_eq!(s, 201, "{created}");
     assert_eq!(created["type"], "Microsoft.Insights/autoscaleSettings");
-    assert_eq!(created["properties"]["profiles"][0]["capacity"]["minimum"], "2");
+    assert_eq!(
+        created["properties"]["profiles"][0]["capacity"]["minimum"],
+        "2"
+    );
 
     // Idle: in by one per cooldown, down to the minimum and no further.
     wait_capacity(&t, 2, Duration::from_secs(60)).await;
@@ -105,7 +111,10 @@ async fn the_tutorial_rules_scale_in_to_the_minimum_and_out_under_load() {
         .collect();
     assert_eq!(downs.len(), 2, "{downs:#?}");
     let gap = time_of(&downs[1]) - time_of(&downs[0]);
-    assert!(gap >= chrono::Duration::minutes(5), "one step per cooldown, got {gap}");
+    assert!(
+        gap >= chrono::Duration::minutes(5),
+        "one step per cooldown, got {gap}"
+    );
 
     // Loaded: out by two.
     cpu.set(90.0);
@@ -115,7 +124,12 @@ async fn the_tutorial_rules_scale_in_to_the_minimum_and_out_under_load() {
     let events = activity(&t, &setting).await;
     let actions = scale_actions(&events);
     let expected = |op: &str, status: &str, old: &str, new: &str| {
-        (op.to_string(), status.to_string(), old.to_string(), new.to_string())
+        (
+            op.to_string(),
+            status.to_string(),
+            old.to_string(),
+            new.to_string(),
+        )
     };
     let wanted = [
         expected("Scaledown", "Started", "4", "3"),
@@ -137,7 +151,10 @@ async fn the_tutorial_rules_scale_in_to_the_minimum_and_out_under_load() {
         .find(|e| e["properties"]["NewInstancesCount"] == "4")
         .unwrap();
     assert_eq!(started["category"]["value"], "Autoscale");
-    assert_eq!(started["resourceId"].as_str().unwrap().to_lowercase(), setting.to_lowercase());
+    assert_eq!(
+        started["resourceId"].as_str().unwrap().to_lowercase(),
+        setting.to_lowercase()
+    );
 
     // Every action was POSTed to the webhook with Azure's payload.
     let received = eventually(Duration::from_secs(20), || async {
@@ -145,7 +162,10 @@ async fn the_tutorial_rules_scale_in_to_the_minimum_and_out_under_load() {
         (r.len() >= 3).then_some(r)
     })
     .await;
-    let ops: Vec<&str> = received.iter().map(|b| b["operation"].as_str().unwrap()).collect();
+    let ops: Vec<&str> = received
+        .iter()
+        .map(|b| b["operation"].as_str().unwrap())
+        .collect();
     assert_eq!(ops[..3], ["Scale In", "Scale In", "Scale Out"]);
     let out = &received[2];
     assert_eq!(out["context"]["oldCapacity"], "2");
@@ -169,9 +189,15 @@ async fn the_tutorial_rules_scale_in_to_the_minimum_and_out_under_load() {
 
 /// A wall-clock time in `zone`, `minutes` after `now`, cut to the minute.
 fn local(now: DateTime<Utc>, zone: &str, minutes: i64) -> chrono::NaiveDateTime {
-    let tz = armlet::model::autoscale::TimeZone::resolve(zone).unwrap().tz;
+    let tz = armlet::model::autoscale::TimeZone::resolve(zone)
+        .unwrap()
+        .tz;
     let t = (now + chrono::Duration::minutes(minutes)).with_timezone(&tz);
-    t.naive_local().with_second(0).unwrap().with_nanosecond(0).unwrap()
+    t.naive_local()
+        .with_second(0)
+        .unwrap()
+        .with_nanosecond(0)
+        .unwrap()
 }
 
 fn fixed_capacity(n: u32) -> Value {
@@ -216,16 +242,30 @@ async fn profiles_switch_capacity_at_their_local_times() {
         .await
         .iter()
         .filter(|e| e["eventName"]["value"] == "AutoscaleAction")
-        .map(|e| (time_of(e), e["properties"]["NewInstancesCount"].as_str().unwrap().to_string()))
+        .map(|e| {
+            (
+                time_of(e),
+                e["properties"]["NewInstancesCount"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
         .collect();
     let news: Vec<&str> = started.iter().map(|(_, n)| n.as_str()).collect();
     assert_eq!(news, ["3", "4", "3", "2"], "{started:?}");
     for ((at, _), due) in started.iter().zip([3, 7, 11, 15]) {
         let (from, to) = (minute(due), minute(due + 3));
-        assert!(from <= *at && *at < to, "switch at {at}, due in [{from}, {to})");
+        assert!(
+            from <= *at && *at < to,
+            "switch at {at}, due in [{from}, {to})"
+        );
     }
     let (_, shown) = t.get(&setting_path("rg", "schedule")).await;
-    assert_eq!(shown["armlet"]["lastEvaluation"]["profile"], r#"{"name":"default","for":"business"}"#);
+    assert_eq!(
+        shown["armlet"]["lastEvaluation"]["profile"],
+        r#"{"name":"default","for":"business"}"#
+    );
     t.stop().await;
 }
 
@@ -242,47 +282,126 @@ async fn bad_settings_get_azures_errors_and_store_nothing() {
     let lb = rid("Microsoft.Network/loadBalancers", "lb");
     let cases: Vec<(&str, Value)> = vec![
         ("UnsupportedRequestContent", json!({"location": "eastus"})),
-        ("UnsupportedRequestContent", with(&|b| { b["properties"].as_object_mut().unwrap().remove("targetResourceUri"); })),
-        ("TargetResourceNotFound", with(&|b| b["properties"]["targetResourceUri"] = json!(rid(SCALE_SET, "nope")))),
-        ("UnsupportedTargetResource", with(&|b| b["properties"]["targetResourceUri"] = json!(lb))),
-        ("UnsupportedMetric", with(&|b| b["properties"]["profiles"][0]["rules"][0]["metricTrigger"]["metricName"] = json!("Requests"))),
-        ("BadRequest", with(&|b| b["properties"]["profiles"][0]["capacity"]["minimum"] = json!("4"))),
-        ("BadRequest", with(&|b| b["properties"]["profiles"][0]["rules"][0]["metricTrigger"]["timeWindow"] = json!("PT13H"))),
-        ("BadRequest", with(&|b| b["properties"]["profiles"][0]["rules"][0]["scaleAction"]["cooldown"] = json!("PT30S"))),
-        ("InvalidActionValue", with(&|b| b["properties"]["profiles"][0]["rules"][0]["scaleAction"]["value"] = json!("19"))),
+        (
+            "UnsupportedRequestContent",
+            with(&|b| {
+                b["properties"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("targetResourceUri");
+            }),
+        ),
+        (
+            "TargetResourceNotFound",
+            with(&|b| b["properties"]["targetResourceUri"] = json!(rid(SCALE_SET, "nope"))),
+        ),
+        (
+            "UnsupportedTargetResource",
+            with(&|b| b["properties"]["targetResourceUri"] = json!(lb)),
+        ),
+        (
+            "UnsupportedMetric",
+            with(&|b| {
+                b["properties"]["profiles"][0]["rules"][0]["metricTrigger"]["metricName"] =
+                    json!("Requests")
+            }),
+        ),
+        (
+            "BadRequest",
+            with(&|b| b["properties"]["profiles"][0]["capacity"]["minimum"] = json!("4")),
+        ),
+        (
+            "BadRequest",
+            with(&|b| {
+                b["properties"]["profiles"][0]["rules"][0]["metricTrigger"]["timeWindow"] =
+                    json!("PT13H")
+            }),
+        ),
+        (
+            "BadRequest",
+            with(&|b| {
+                b["properties"]["profiles"][0]["rules"][0]["scaleAction"]["cooldown"] =
+                    json!("PT30S")
+            }),
+        ),
+        (
+            "InvalidActionValue",
+            with(&|b| {
+                b["properties"]["profiles"][0]["rules"][0]["scaleAction"]["value"] = json!("19")
+            }),
+        ),
     ];
     for (code, body) in cases {
         let (s, e) = t.put(&path, body).await;
         assert_eq!((s, e["error"]["code"].as_str()), (400, Some(code)), "{e}");
         assert_eq!(t.get(&path).await.0, 404, "nothing stored after {code}");
     }
-    let (s, e) = t.put(&setting_path("rg", "a:b"), tutorial_setting(None)).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (400, Some("InvalidResourceName")));
+    let (s, e) = t
+        .put(&setting_path("rg", "a:b"), tutorial_setting(None))
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("InvalidResourceName"))
+    );
 
     // A good one, then a second setting for the same scale set and a change of target.
     let (s, first) = t.put(&path, tutorial_setting(None)).await;
     assert_eq!(s, 201, "{first}");
-    let (s, e) = t.put(&setting_path("rg", "b"), tutorial_setting(None)).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("Conflict")), "{e}");
+    let (s, e) = t
+        .put(&setting_path("rg", "b"), tutorial_setting(None))
+        .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (409, Some("Conflict")),
+        "{e}"
+    );
     assert_eq!(t.get(&setting_path("rg", "b")).await.0, 404);
-    put_and_wait(&t, &format!("{}?api-version={COMPUTE}", rid(SCALE_SET, "other")), vmss_body(0)).await;
+    put_and_wait(
+        &t,
+        &format!("{}?api-version={COMPUTE}", rid(SCALE_SET, "other")),
+        vmss_body(0),
+    )
+    .await;
     let moved = with(&|b| b["properties"]["targetResourceUri"] = json!(rid(SCALE_SET, "other")));
     let (s, e) = t.put(&path, moved).await;
-    assert_eq!((s, e["error"]["code"].as_str()), (400, Some("TargetResourceIdIsImmutable")), "{e}");
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("TargetResourceIdIsImmutable")),
+        "{e}"
+    );
 
     // PATCH: tags and properties, validated like a PUT.
     let (s, patched) = t
-        .patch(&path, json!({"tags": {"k": "v"}, "properties": {"enabled": false}}))
+        .patch(
+            &path,
+            json!({"tags": {"k": "v"}, "properties": {"enabled": false}}),
+        )
         .await;
     assert_eq!(s, 200, "{patched}");
-    assert_eq!((patched["properties"]["enabled"].clone(), patched["tags"].clone()), (json!(false), json!({"k": "v"})));
-    assert_eq!(patched["properties"]["profiles"], first["properties"]["profiles"]);
+    assert_eq!(
+        (
+            patched["properties"]["enabled"].clone(),
+            patched["tags"].clone()
+        ),
+        (json!(false), json!({"k": "v"}))
+    );
+    assert_eq!(
+        patched["properties"]["profiles"],
+        first["properties"]["profiles"]
+    );
     let (s, e) = t
         .patch(&path, json!({"properties": {"profiles": [{"name": "p", "capacity": {"minimum": "3", "maximum": "2", "default": "3"}, "rules": []}]}}))
         .await;
-    assert_eq!((s, e["error"]["code"].as_str()), (400, Some("BadRequest")), "{e}");
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("BadRequest")),
+        "{e}"
+    );
     let (_, shown) = t.get(&path).await;
-    assert_eq!(shown["properties"]["profiles"], first["properties"]["profiles"], "a bad PATCH changes nothing");
+    assert_eq!(
+        shown["properties"]["profiles"], first["properties"]["profiles"],
+        "a bad PATCH changes nothing"
+    );
 
     // Lists, the provider catalogue, delete.
     let (_, in_group) = t
@@ -294,7 +413,9 @@ async fn bad_settings_get_azures_errors_and_store_nothing() {
     assert_eq!(in_group["value"].as_array().unwrap().len(), 1);
     assert_eq!(in_sub["value"][0]["name"], "a");
     let (_, provider) = t
-        .get(&format!("/subscriptions/{SUB}/providers/Microsoft.Insights?api-version=2021-04-01"))
+        .get(&format!(
+            "/subscriptions/{SUB}/providers/Microsoft.Insights?api-version=2021-04-01"
+        ))
         .await;
     let ty = provider["resourceTypes"]
         .as_array()
@@ -304,12 +425,23 @@ async fn bad_settings_get_azures_errors_and_store_nothing() {
         .expect("autoscaleSettings in the catalogue")
         .clone();
     for v in ["2022-10-01", "2015-04-01"] {
-        assert!(ty["apiVersions"].as_array().unwrap().contains(&json!(v)), "{ty}");
+        assert!(
+            ty["apiVersions"].as_array().unwrap().contains(&json!(v)),
+            "{ty}"
+        );
     }
     assert_eq!(t.delete(&path).await.0, 200);
     assert_eq!(t.delete(&path).await.0, 204);
     assert_eq!(t.get(&path).await.0, 404);
-    assert!(t.armlet.app.store.autoscale_state(&setting_id("rg", "a")).await.unwrap().is_none());
+    assert!(
+        t.armlet
+            .app
+            .store
+            .autoscale_state(&setting_id("rg", "a"))
+            .await
+            .unwrap()
+            .is_none()
+    );
     t.stop().await;
 }
 
@@ -325,7 +457,12 @@ async fn the_engine_state_survives_a_restart() {
     let t = TestArmlet::start_with(config(&path), dir).await;
     scale_set(&t, 3).await;
     let cpu = FakeCpu::start(&t, &vmss_id(), 5.0);
-    assert_eq!(t.put(&setting_path("rg", "keep"), tutorial_setting(None)).await.0, 201);
+    assert_eq!(
+        t.put(&setting_path("rg", "keep"), tutorial_setting(None))
+            .await
+            .0,
+        201
+    );
     wait_capacity(&t, 2, Duration::from_secs(60)).await;
     let (_, before) = t.get(&setting_path("rg", "keep")).await;
     let action = before["armlet"]["lastScaleAction"].clone();
@@ -340,7 +477,10 @@ async fn the_engine_state_survives_a_restart() {
     // finds the resumed operation finished after it.
     eventually(Duration::from_secs(20), || async {
         let actions = scale_actions(&activity(&t, &setting_id("rg", "keep")).await);
-        let ends = actions.iter().filter(|a| a.1 == "Succeeded" && a.3 == "2").count();
+        let ends = actions
+            .iter()
+            .filter(|a| a.1 == "Succeeded" && a.3 == "2")
+            .count();
         assert!(ends <= 1, "{actions:?}");
         (ends == 1).then_some(())
     })

@@ -213,3 +213,126 @@ pub fn scale_actions(events: &[Value]) -> Vec<(String, String, String, String)> 
         })
         .collect()
 }
+
+/// One request through a frontend: when it ended (Azure time since armlet started) and the
+/// instance that answered, or `None` when it failed.
+pub type Served = (Duration, Option<String>);
+
+/// Requests sent back to back through a load-balancer frontend, one connection each, until
+/// stopped: what a client sees while instances come and go.
+pub struct Traffic {
+    log: Arc<Mutex<Vec<Served>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Traffic {
+    pub fn start(t: &TestArmlet, frontend: std::net::SocketAddr) -> Self {
+        let clock = t.armlet.app.runtime.clock;
+        let log: Arc<Mutex<Vec<Served>>> = Default::default();
+        let out = log.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let sent = clock.elapsed();
+                let answer = request(frontend).await;
+                let name = match answer {
+                    Ok(name) => Some(name),
+                    Err(why) => {
+                        eprintln!(
+                            "request sent at {sent:?} failed at {:?}: {why}",
+                            clock.elapsed()
+                        );
+                        None
+                    }
+                };
+                out.lock().unwrap().push((clock.elapsed(), name));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        Traffic { log, task }
+    }
+
+    /// Everything served so far.
+    pub fn log(&self) -> Vec<Served> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// How many requests failed so far.
+    pub fn failures(&self) -> usize {
+        self.log().iter().filter(|(_, n)| n.is_none()).count()
+    }
+
+    /// When `instance` first answered.
+    pub fn first_served(&self, instance: &str) -> Option<Duration> {
+        self.log()
+            .iter()
+            .find(|(_, n)| n.as_deref() == Some(instance))
+            .map(|(at, _)| *at)
+    }
+
+    /// When `instance` last answered.
+    pub fn last_served(&self, instance: &str) -> Option<Duration> {
+        self.log()
+            .iter()
+            .rev()
+            .find(|(_, n)| n.as_deref() == Some(instance))
+            .map(|(at, _)| *at)
+    }
+}
+
+impl Drop for Traffic {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// When (Azure time since start) the health probes put the instance `instance_id` of a
+/// scale set in rotation, if they have.
+pub fn in_rotation_since(t: &TestArmlet, instance_id: &str) -> Option<Duration> {
+    let table = t.armlet.app.runtime.prober.health().snapshot();
+    let needle = format!("/virtualmachines/{instance_id}/");
+    table
+        .iter()
+        .filter(|(k, _)| k.backend.to_ascii_lowercase().contains(&needle))
+        .filter(|(_, e)| e.health.in_rotation())
+        .map(|(_, e)| e.since)
+        .max()
+}
+
+/// Names of the instances of a scale set (`web_0`, ...), from the store.
+pub async fn instance_names(t: &TestArmlet, scale_set_id: &str) -> Vec<String> {
+    let rows = t
+        .armlet
+        .app
+        .store
+        .instances_of(&scale_set_id.to_ascii_lowercase())
+        .await
+        .unwrap();
+    rows.into_iter().map(|r| r.name).collect()
+}
+
+/// `GET /` on a new connection: the instance that answered, or what went wrong.
+async fn request(frontend: std::net::SocketAddr) -> Result<String, String> {
+    let mut s = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::TcpStream::connect(frontend),
+    )
+    .await
+    .map_err(|_| "connect timed out".to_string())?
+    .map_err(|e| format!("connect: {e}"))?;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .map_err(|e| format!("write: {e}"))?;
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf))
+        .await
+        .map_err(|_| "read timed out".to_string())?
+        .map_err(|e| format!("read: {e}"))?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    if !text.starts_with("HTTP/1.1 200") {
+        return Err(format!(
+            "answer: {:?}",
+            text.lines().next().unwrap_or_default()
+        ));
+    }
+    super::http::instance_name(&text).ok_or_else(|| format!("no instance name in {text:?}"))
+}
