@@ -635,3 +635,140 @@ async fn az_manages_autoscale_and_the_engine_follows() {
     );
     t.stop().await;
 }
+
+/// Starts `burners` CPU burners of `seconds` on every instance of the scale set, directly
+/// on each instance's address (the built-in app's `GET /burn`).
+async fn burn(t: &TestArmlet, seconds: u32, burners: usize) {
+    let (_, list) = t
+        .get(&format!(
+            "{}/virtualMachines?api-version={COMPUTE}",
+            vmss_id()
+        ))
+        .await;
+    for vm in list["value"].as_array().unwrap() {
+        let id = vm["instanceId"].as_str().unwrap();
+        let (_, view) = t
+            .get(&format!(
+                "{}/virtualMachines/{id}/instanceView?api-version={COMPUTE}",
+                vmss_id()
+            ))
+            .await;
+        let ip: Ipv4Addr = view["armlet"]["bindAddress"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let addr = SocketAddr::from((ip, bound(&view, 80)));
+        for _ in 0..burners {
+            let (code, _) = common::http::http_get(addr, &format!("/burn?seconds={seconds}"))
+                .await
+                .expect("the instance answers /burn");
+            assert_eq!(code, 200);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tutorial_step_5_scales_on_real_cpu() {
+    let t = start_scaled(60.0).await;
+    let az = az(&t).await;
+    // One vCPU per instance (Standard_B1s): on a small CI machine two busy instances can
+    // then read above 70 %; a Standard_D2s_v3 would need more cores than the host has.
+    let frontend = tutorial_scale_set(&t, "Standard_B1s").await;
+    tutorial_commands(&az).await;
+
+    // The rules read the instances' real CPU, measured by armlet's metrics collector.
+    let store = &t.armlet.app.store;
+    let key = vmss_id().to_ascii_lowercase();
+    let clock = t.armlet.app.runtime.clock;
+    let measured = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let now = clock.now_utc();
+            let from = now - chrono::Duration::minutes(10);
+            if !store
+                .metric_minutes(&key, "Percentage CPU", from, now)
+                .await
+                .unwrap()
+                .is_empty()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(
+        measured.is_ok(),
+        "no `Percentage CPU` for the scale set after 20 s: the metrics collector is not running"
+    );
+
+    // Idle: in by one to the minimum of 2, the removed instance out of rotation before it
+    // stops (no client request fails).
+    let traffic = Traffic::start(&t, frontend);
+    wait_capacity(&t, 2, Duration::from_secs(90)).await;
+    eventually(Duration::from_secs(30), || async {
+        common::http::rotation(frontend, 12)
+            .await
+            .filter(|n| n.len() == 2)
+    })
+    .await;
+    assert_eq!(
+        traffic.failures(),
+        0,
+        "no request failed during the scale-in"
+    );
+
+    // Loaded: above 70 % over 5 minutes, out by 2; the new instances get traffic only once
+    // their probe passes.
+    let before = instance_names(&t, &vmss_id()).await;
+    burn(&t, 60, 4).await;
+    let mut peak = 0.0f64;
+    let started_at = std::time::Instant::now();
+    while capacity(&t, &vmss_id()).await != 4 {
+        // What the scale-out rule saw, to tell a busy machine from a wrong engine.
+        let (_, setting) = t.get(&setting_path(RG, SETTING)).await;
+        if let Some(v) = setting["armlet"]["lastEvaluation"]["rules"][0]["observed"].as_f64() {
+            peak = peak.max(v);
+        }
+        assert!(
+            started_at.elapsed() < Duration::from_secs(90),
+            "no scale-out after 90 s: the 5-minute average CPU peaked at {peak:.1} % under /burn \
+             (this machine did not give the instances enough CPU to pass 70 %)"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let new: Vec<String> = instance_names(&t, &vmss_id())
+        .await
+        .into_iter()
+        .filter(|n| !before.contains(n))
+        .collect();
+    assert_eq!(new.len(), 2, "{new:?}");
+    eventually(Duration::from_secs(30), || async {
+        new.iter()
+            .all(|n| traffic.first_served(n).is_some())
+            .then_some(())
+    })
+    .await;
+    for name in &new {
+        let id = name.rsplit('_').next().unwrap();
+        let up = in_rotation_since(&t, id).expect("the new instance's probe passed");
+        let served = traffic.first_served(name).unwrap();
+        assert!(
+            up <= served,
+            "{name} served at {served:?}, in rotation since {up:?}"
+        );
+    }
+
+    // The burn ends: idle again, back to 2 with no failed request.
+    wait_capacity(&t, 2, Duration::from_secs(150)).await;
+    assert_eq!(traffic.failures(), 0, "no request failed while scaling");
+    let actions = scale_actions(&activity(&t, &setting_id(RG, SETTING)).await);
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.0 == "Scaleup" && a.2 == "2" && a.3 == "4"),
+        "{actions:?}"
+    );
+    drop(traffic);
+    t.stop().await;
+}

@@ -289,10 +289,13 @@ impl Drop for Traffic {
 /// scale set in rotation, if they have.
 pub fn in_rotation_since(t: &TestArmlet, instance_id: &str) -> Option<Duration> {
     let table = t.armlet.app.runtime.prober.health().snapshot();
-    let needle = format!("/virtualmachines/{instance_id}/");
+    let needle = format!("/virtualmachines/{instance_id}");
     table
         .iter()
-        .filter(|(k, _)| k.backend.to_ascii_lowercase().contains(&needle))
+        .filter(|(k, _)| {
+            let backend = k.backend.to_ascii_lowercase();
+            backend.ends_with(&needle) || backend.contains(&format!("{needle}/"))
+        })
         .filter(|(_, e)| e.health.in_rotation())
         .map(|(_, e)| e.since)
         .max()
