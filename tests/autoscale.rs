@@ -403,6 +403,11 @@ async fn bad_settings_get_azures_errors_and_store_nothing() {
         "a bad PATCH changes nothing"
     );
 
+    // A generic update (`az resource update`) PUTs back what GET answered, `armlet` included.
+    let (s, back) = t.put(&path, shown.clone()).await;
+    assert_eq!(s, 200, "{back}");
+    assert_eq!(back["properties"], shown["properties"]);
+
     // Lists, the provider catalogue, delete.
     let (_, in_group) = t
         .get(&format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Insights/autoscalesettings?api-version={INSIGHTS}"))
@@ -492,5 +497,100 @@ async fn the_engine_state_survives_a_restart() {
         (now["armlet"]["lastEvaluation"]["time"] != first).then_some(())
     })
     .await;
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predictive_metrics_train_for_a_week_then_forecast_the_weekly_pattern() {
+    use armlet::metrics::series::{Aggregate, MinutePoint, dimensions};
+    let t = TestArmlet::start().await;
+    scale_set(&t, 1).await;
+    let mut body = tutorial_setting(None);
+    body["properties"]["predictiveAutoscalePolicy"] =
+        json!({"scaleMode": "Enabled", "scaleLookAheadTime": "PT14M"});
+    let (s, created) = t.put(&setting_path("rg", "predictive"), body).await;
+    assert_eq!(s, 201, "{created}");
+    assert_eq!(
+        created["properties"]["predictiveAutoscalePolicy"],
+        json!({"scaleMode": "Enabled", "scaleLookAheadTime": "PT14M"})
+    );
+
+    let now = t.armlet.app.runtime.clock.now_utc();
+    let h0 = now
+        .with_minute(0)
+        .unwrap()
+        .with_second(0)
+        .unwrap()
+        .with_nanosecond(0)
+        .unwrap()
+        + chrono::Duration::hours(1);
+    let z = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let timespan = format!("{}/{}", z(h0), z(h0 + chrono::Duration::hours(2)));
+    let url = t.url(&format!(
+        "{}/predictiveMetrics",
+        setting_id("rg", "predictive")
+    ));
+    let query = [
+        ("api-version", INSIGHTS),
+        ("timespan", timespan.as_str()),
+        ("interval", "PT1H"),
+        ("aggregation", "Average"),
+        (
+            "metricNamespace",
+            "microsoft.compute/virtualmachinescalesets",
+        ),
+        ("metricName", "PercentageCPU"),
+    ];
+    let ask = || async { send(t.client.get(&url).query(&query)).await };
+    let (s, training) = ask().await;
+    assert_eq!(s, 200, "{training}");
+    assert_eq!(training["metricName"], "PercentageCPU;-1");
+    assert_eq!(training["data"], json!([]));
+    assert_eq!(training["timespan"], timespan);
+    assert_eq!(training["targetResourceId"], vmss_id());
+
+    // Fifteen days of history; the same hours one and two weeks ago.
+    let cpu = |at: DateTime<Utc>, vm: &str, v: f64| {
+        MinutePoint::new(
+            &vmss_id(),
+            "Percentage CPU",
+            dimensions([("VMName", vm)]),
+            at,
+            Aggregate::sample(v),
+        )
+    };
+    let (week, hour) = (chrono::Duration::weeks(1), chrono::Duration::hours(1));
+    t.armlet
+        .app
+        .store
+        .write_metric_minutes(&[
+            cpu(h0 - chrono::Duration::days(15), "web_0", 10.0),
+            cpu(h0 - week, "web_0", 40.0),
+            cpu(h0 - week + chrono::Duration::minutes(30), "web_0", 20.0),
+            cpu(h0 - week, "web_1", 30.0),
+            cpu(h0 - week * 2, "web_0", 30.0),
+            cpu(h0 + hour - week, "web_0", 25.0),
+        ])
+        .await
+        .unwrap();
+    let (s, ready) = ask().await;
+    assert_eq!(s, 200, "{ready}");
+    assert_eq!(ready["metricName"], "PercentageCPU");
+    // Hour 0: (30 + 30 one week ago, 30 two weeks ago) / 2; hour 1: 25 one week ago.
+    assert_eq!(
+        ready["data"],
+        json!([{"timeStamp": z(h0), "value": 45.0}, {"timeStamp": z(h0 + hour), "value": 25.0}])
+    );
+    let (s, e) = send(
+        t.client
+            .get(&url)
+            .query(&[("api-version", INSIGHTS), ("interval", "PT1H")]),
+    )
+    .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (400, Some("BadRequest")),
+        "{e}"
+    );
     t.stop().await;
 }

@@ -46,7 +46,9 @@ pub fn registry(runtime: &Arc<Runtime>, address_block: u8) -> Registry {
     r.register(compute::virtual_machine::VirtualMachines {
         runtime: runtime.clone(),
     });
-    r.register(insights::autoscale::AutoscaleSettings);
+    r.register(insights::autoscale::AutoscaleSettings {
+        clock: runtime.clock,
+    });
     r
 }
 

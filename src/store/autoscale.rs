@@ -1,6 +1,8 @@
 //! The autoscale engine's state per autoscale setting (`autoscale_state`): read and written
-//! by the engine every evaluation, read by the setting's GET, deleted with the setting.
+//! by the engine every evaluation, read by the setting's GET, deleted with the setting; and
+//! how far back a resource's metrics go (what predictive autoscale learns from).
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::SqliteConnection;
 
@@ -53,6 +55,27 @@ impl Store {
         .await?;
         w.commit().await?;
         Ok(done.rows_affected())
+    }
+}
+
+impl Store {
+    /// The first stored minute of a metric of a resource: how much history predictive
+    /// autoscale has to learn from.
+    pub async fn first_metric_minute(
+        &self,
+        resource_key: &str,
+        metric: &str,
+    ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        let row: Option<(Option<i64>,)> = sqlx::query_as(
+            "SELECT MIN(minute) FROM metric_minutes WHERE resource_key = ? AND metric = ?",
+        )
+        .bind(resource_key.to_ascii_lowercase())
+        .bind(metric)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row
+            .and_then(|(m,)| m)
+            .and_then(|m| DateTime::from_timestamp(m, 0)))
     }
 }
 

@@ -13,21 +13,29 @@
 //!
 //! The stored document is the setting as Azure answers it ([`AutoscaleSetting::to_json`]).
 //! A GET adds `armlet`: the engine's last evaluation, last scale action and any scale still
-//! in progress (read-only; a PUT ignores it).
+//! in progress (read-only; a PUT ignores it). `.../predictiveMetrics` is
+//! [`super::predictive_metrics`].
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use axum::response::Response;
 use serde_json::{Map, Value};
 
 use crate::arm::Arm;
 use crate::arm::resource_type::{ResourceType, WriteCx};
-use crate::arm::{ArmError, ArmResult, ResourceId};
+use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId};
 use crate::controllers::autoscale::metrics;
 use crate::controllers::autoscale::state::EngineState;
 use crate::model::autoscale::{AutoscaleSetting, TYPE, parse_setting};
 use crate::model::compute::SCALE_SET_TYPE;
+use crate::runtime::clock::Clock;
 use crate::store::{ResourceQuery, autoscale};
 
-pub struct AutoscaleSettings;
+pub struct AutoscaleSettings {
+    /// Azure's now, for the predictive forecast.
+    pub clock: Clock,
+}
 
 #[async_trait]
 impl ResourceType for AutoscaleSettings {
@@ -98,6 +106,26 @@ impl ResourceType for AutoscaleSettings {
     async fn before_delete(&self, cx: &mut WriteCx<'_>, _doc: &Value) -> ArmResult<()> {
         autoscale::delete_state(cx.conn, &cx.id.key()).await?;
         Ok(())
+    }
+
+    /// `.../predictiveMetrics`.
+    async fn route(
+        &self,
+        arm: &Arc<Arm>,
+        req: &ArmRequest,
+        id: &ResourceId,
+        rest: &[&str],
+    ) -> ArmResult<Response> {
+        match rest {
+            ["predictivemetrics"] => super::predictive_metrics::get(arm, self.clock, req, id).await,
+            _ => Err(ArmError::not_found(
+                "NotFound",
+                format!(
+                    "The requested resource path '{}' does not exist.",
+                    req.uri.path()
+                ),
+            )),
+        }
     }
 
     async fn render(&self, arm: &Arm, mut doc: Value) -> ArmResult<Value> {
@@ -177,7 +205,9 @@ mod tests {
 
     #[test]
     fn names_follow_azure_rules() {
-        let t = AutoscaleSettings;
+        let t = AutoscaleSettings {
+            clock: Clock::default(),
+        };
         for ok in [
             "vmss-autoscale",
             "Auto created scale condition",

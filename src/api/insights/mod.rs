@@ -5,6 +5,7 @@
 
 pub mod activity_log;
 pub mod autoscale;
+pub mod predictive_metrics;
 
 use axum::response::Response;
 
