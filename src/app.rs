@@ -163,6 +163,14 @@ impl App {
             arm.subscribe_changes(),
             shutdown.clone(),
         ));
+        tasks.spawn(crate::controllers::autoscale::run(
+            crate::controllers::autoscale::Engine {
+                arm: arm.clone(),
+                clock: runtime.clock,
+                webhooks: runtime.webhooks.clone(),
+            },
+            shutdown.clone(),
+        ));
         Ok(Arc::new(App {
             config,
             data_dir,

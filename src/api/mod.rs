@@ -51,6 +51,9 @@ pub fn registry(runtime: &Arc<Runtime>, address_block: u8) -> Registry {
     });
     insights::register(&mut r, runtime);
     r.register(operational_insights::workspace::Workspaces);
+    r.register(insights::autoscale::AutoscaleSettings {
+        clock: runtime.clock,
+    });
     r
 }
 

@@ -7,6 +7,7 @@
 
 pub mod activity_log;
 pub mod alerts;
+pub mod autoscale;
 pub mod health_events;
 pub mod instances;
 pub mod lifecycle;

@@ -2,6 +2,7 @@
 //! and helpers for ARM requests and for the real `az` CLI and Python SDK.
 #![allow(dead_code)]
 
+pub mod autoscale;
 pub mod deploy;
 pub mod http;
 pub mod load;

@@ -1,16 +1,17 @@
 //! Microsoft.Insights (Azure Monitor): the extension routes every resource has
 //! (`{resource id}/providers/Microsoft.Insights/...`: metrics, metric definitions and
-//! namespaces, diagnostic settings) and the subscription-level ones (the activity log); the
-//! resource types action groups and metric alerts.
+//! namespaces, diagnostic settings) and the subscription-level ones (the activity log), and
+//! its resource types (action groups, metric alerts, [`autoscale`]).
 
 pub mod action_groups;
 pub mod activity_log;
+pub mod autoscale;
 pub mod metric_alerts;
+pub mod diagnostic_settings;
 pub mod metrics;
+pub mod predictive_metrics;
 
 use std::sync::Arc;
-
-pub mod diagnostic_settings;
 
 use axum::response::Response;
 
