@@ -82,6 +82,14 @@ pub struct Spec {
     /// `https://host:port` as the client reached armlet (for `environment()`).
     pub base: String,
     pub correlation_id: String,
+    /// `templateLink` as recorded (`{uri, contentVersion?, relativePath?}`, `uri` absolute):
+    /// where `template` was read from, what `deployment()` shows, the base of nested
+    /// `relativePath` links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_link: Option<Value>,
+    /// `parametersLink` as recorded, when `parameters` were read from a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters_link: Option<Value>,
 }
 
 /// Why a run stopped before finishing.
@@ -126,6 +134,12 @@ impl Record {
         }
         if let Some(t) = &spec.tags {
             body["tags"] = t.clone();
+        }
+        if let Some(l) = &spec.template_link {
+            body["properties"]["templateLink"] = l.clone();
+        }
+        if let Some(l) = &spec.parameters_link {
+            body["properties"]["parametersLink"] = l.clone();
         }
         body["armlet"]["spec"] = serde_json::to_value(&spec).unwrap_or_default();
         Record {
@@ -438,6 +452,8 @@ mod tests {
             tags: None,
             base: "https://localhost".into(),
             correlation_id: "c".into(),
+            template_link: Some(json!({"uri": "file:///t.json"})),
+            parameters_link: None,
         };
         let mut r = Record::new(
             Target {
@@ -462,5 +478,10 @@ mod tests {
         assert_eq!(back.details[0].code, "InvalidResourceType");
         assert!(r.public().get("armlet").is_none());
         assert_eq!(r.spec().unwrap().mode, "Incremental");
+        assert_eq!(r.public()["properties"]["templateLink"]["uri"], "file:///t.json");
+        assert_eq!(
+            r.spec().unwrap().template_link,
+            Some(json!({"uri": "file:///t.json"}))
+        );
     }
 }

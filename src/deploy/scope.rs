@@ -3,11 +3,13 @@
 //! the copy-loop frames in effect, what `subscription()`/`resourceGroup()`/`deployment()`
 //! return, and the resources `reference()` can see.
 //!
-//! `reference()` never does I/O: the engine evaluates, and when a reference names a
-//! resource whose state is not loaded yet the evaluation fails with [`Failure::Fetch`]; the
-//! engine loads what [`Scope::take_missing`] lists and evaluates again. In preflight (before
-//! anything is deployed) runtime functions are *deferred* instead: the string is kept as is
-//! and checked again when the resource is deployed.
+//! `reference()` and `list*()` never do I/O: the engine evaluates, and when one names a
+//! resource whose state (or list result) is not loaded yet the evaluation fails with
+//! [`Failure::Fetch`]; the engine loads what [`Scope::take_missing`] and
+//! [`Scope::take_missing_lists`] name and evaluates again. In preflight (before anything is
+//! deployed) runtime functions are *deferred* instead: the string is kept as is and checked
+//! again when the resource is deployed. What-if ([`Scope::set_what_if`]) evaluates against
+//! what exists and defers what names a resource that does not exist yet.
 //!
 //! Interior state sits behind `Mutex`es only so the scope can be held across `.await`s of
 //! the engine; evaluation itself is single-threaded and never holds a lock while calling out.
@@ -54,6 +56,8 @@ pub struct Frame {
 #[derive(Debug, Clone)]
 pub struct Known {
     pub name: String,
+    /// The id as built (its casing is what an action request carries).
+    pub id: String,
     pub symbolic: Option<String>,
     /// Normalized (lower-case) id.
     pub key: String,
@@ -87,12 +91,36 @@ struct Params {
     binding: HashSet<String>,
 }
 
+/// One `list*()` call: what the engine performs (a POST of the action on the resource).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ListCall {
+    /// The function as written (`listKeys`), which is the action's name.
+    pub function: String,
+    /// The resource id, with the casing the template gave it.
+    pub id: String,
+    pub api_version: String,
+    /// `functionValues`, serialized (`None`: no body).
+    pub body: Option<String>,
+}
+
+/// Why a `list*()` call has no result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListFailure {
+    /// The resource does not exist (what-if defers such calls).
+    Missing(String),
+    /// Any other error, as its message.
+    Invalid(String),
+}
+
 #[derive(Debug, Default)]
 struct Refs {
     known: Vec<Known>,
     /// Loaded state by normalized id: the rendered document, or why it is not available.
     docs: HashMap<String, Result<Value, String>>,
     missing: Vec<String>,
+    /// Results of `list*()` calls.
+    lists: HashMap<ListCall, Result<Value, ListFailure>>,
+    missing_lists: Vec<ListCall>,
 }
 
 #[derive(Debug)]
@@ -104,6 +132,8 @@ struct State {
     no_reference: u32,
     deferred: u64,
     fetches: u64,
+    /// What-if: state that does not exist yet defers instead of failing.
+    what_if: bool,
 }
 
 /// A parent scope's parameters and variables, owned (see [`Scope::seed`]).
@@ -171,12 +201,27 @@ impl Scope {
                 no_reference: 0,
                 deferred: 0,
                 fetches: 0,
+                what_if: false,
             }),
         }
     }
 
     pub fn set_mode(&self, mode: Mode) {
         self.state.lock().expect("state lock").mode = mode;
+    }
+
+    /// What-if: `reference()`/`list*()` of resources that do not exist are kept unevaluated.
+    pub fn set_what_if(&self) {
+        self.state.lock().expect("state lock").what_if = true;
+    }
+
+    /// How many evaluations were deferred so far (what-if: did a value keep expressions?).
+    pub fn deferrals(&self) -> u64 {
+        self.state.lock().expect("state lock").deferred
+    }
+
+    fn what_if(&self) -> bool {
+        self.state.lock().expect("state lock").what_if
     }
 
     fn mode(&self) -> Mode {
@@ -266,6 +311,39 @@ impl Scope {
             .expect("refs lock")
             .docs
             .insert(key.to_ascii_lowercase(), doc);
+    }
+
+    /// Records the result of a `list*()` call.
+    pub fn record_list(&self, call: ListCall, result: Result<Value, ListFailure>) {
+        self.refs
+            .lock()
+            .expect("refs lock")
+            .lists
+            .insert(call, result);
+    }
+
+    /// `list*()` calls an evaluation needed and that are not performed yet.
+    pub fn take_missing_lists(&self) -> Vec<ListCall> {
+        let mut refs = self.refs.lock().expect("refs lock");
+        let mut calls = std::mem::take(&mut refs.missing_lists);
+        calls.dedup();
+        calls
+    }
+
+    /// The id a `list*()` argument names: a resource id as given, or the id of a template
+    /// resource named by name or symbolic name.
+    pub fn resolve_list_target(&self, name_or_id: &str) -> Result<String, String> {
+        if name_or_id.starts_with('/') {
+            return Ok(name_or_id.trim_end_matches('/').to_string());
+        }
+        let key = self.resolve_reference(name_or_id)?;
+        let refs = self.refs.lock().expect("refs lock");
+        Ok(refs
+            .known
+            .iter()
+            .find(|k| k.key == key)
+            .map(|k| k.id.clone())
+            .unwrap_or(key))
     }
 
     /// Ids (normalized) that an evaluation needed and that are not loaded yet.

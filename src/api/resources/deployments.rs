@@ -1,7 +1,8 @@
 //! `Microsoft.Resources/deployments` over HTTP, at resource-group and subscription scope:
 //! PUT (preflight, then an asynchronous run polled at `.../operationStatuses/{id}`), GET,
-//! HEAD, LIST, DELETE (asynchronous), `cancel`, `validate`, `exportTemplate`, deployment
-//! operations, and `calculateTemplateHash`. The engine is [`crate::deploy::engine`].
+//! HEAD, LIST, DELETE (asynchronous), `cancel`, `validate`, `whatIf` (asynchronous, see
+//! [`crate::deploy::whatif`]), `exportTemplate`, deployment operations, and
+//! `calculateTemplateHash`. The engine is [`crate::deploy::engine`].
 
 use axum::Json;
 use axum::http::{HeaderValue, Method, StatusCode};
@@ -15,10 +16,10 @@ use crate::api::{method_not_allowed, only};
 use crate::arm::groups;
 use crate::arm::lro::{self, Polling};
 use crate::arm::{ArmError, ArmRequest, ArmResult, list};
-use crate::deploy::engine;
+use crate::deploy::{engine, whatif};
 use crate::deploy::record::{self, Record, Target};
-use crate::store::{ResourceQuery, operations, resources};
-use body::{parse_body, spec_from_body, validate_name};
+use crate::store::{Resource, ResourceQuery, operations, resources};
+use body::{parse_body, spec_with_links, validate_name};
 
 /// Requests below `.../deployments`: `rest` are the lower-cased segments from the deployment
 /// name on, `name_index` is where the name is in `req.segments`.
@@ -67,10 +68,14 @@ pub async fn handle(
             let rec = load(app, &target).await?;
             Ok(Json(json!({"template": rec.template()})).into_response())
         }
-        ["whatif"] => Err(ArmError::bad_request(
-            "InvalidRequest",
-            "armlet does not implement what-if yet: deploy the template to a scratch resource group instead.",
-        )),
+        ["whatif"] => {
+            only(req, &[Method::POST])?;
+            what_if(app, req, target).await
+        }
+        ["whatifoperationresults", op] => {
+            only(req, &[Method::GET])?;
+            what_if_result(app, req, &target, op).await
+        }
         ["operations"] => {
             only(req, &[Method::GET])?;
             let rec = load(app, &target).await?;
@@ -128,7 +133,7 @@ async fn put(app: &ApiState, req: &ArmRequest, target: Target) -> ArmResult<Resp
         groups::require(&app.arm, &target.sub, rg, true).await?;
     }
     let body = parse_body(req)?;
-    let spec = spec_from_body(req, &target, &body)?;
+    let spec = spec_with_links(req, &target, &body).await?;
     let existing = Record::load(&app.arm, &target).await?;
     if let Some(e) = &existing {
         if e.is_active() {
@@ -190,7 +195,7 @@ async fn put(app: &ApiState, req: &ArmRequest, target: Target) -> ArmResult<Resp
 async fn validate(app: &ApiState, req: &ArmRequest, target: Target) -> ArmResult<Response> {
     validate_name(&target.name)?;
     let body = parse_body(req)?;
-    let spec = spec_from_body(req, &target, &body)?;
+    let spec = spec_with_links(req, &target, &body).await?;
     let prepared = engine::prepare(&app.arm, &target, &spec, None).await?;
     let mut rec = Record::new(target, spec);
     prepared.describe(&mut rec);
@@ -198,6 +203,103 @@ async fn validate(app: &ApiState, req: &ArmRequest, target: Target) -> ArmResult
     rec.finish("Succeeded", None);
     rec.row();
     Ok(Json(rec.public()).into_response())
+}
+
+/// POST whatIf: the request checked and its links read, then the what-if runs as an
+/// operation polled at its `Location` (`.../whatIfOperationResults/{op}`), which answers 202
+/// until the `WhatIfOperationResult` is ready.
+async fn what_if(app: &ApiState, req: &ArmRequest, target: Target) -> ArmResult<Response> {
+    validate_name(&target.name)?;
+    let body = parse_body(req)?;
+    let spec = spec_with_links(req, &target, &body).await?;
+    let format = whatif::ResultFormat::of(body.get("properties"))?;
+    let pending = whatif::pending(&target, &spec, format)?;
+    let mut w = app.arm.store.write().await?;
+    // One stored result per deployment name is enough: earlier finished ones go.
+    let q = ResourceQuery {
+        subscription: target.sub.clone(),
+        resource_group: target.rg.clone(),
+        type_name: Some(whatif::RESULT_TYPE.into()),
+    };
+    let prefix = format!("{}/whatifoperationresults/", target.key());
+    for old in resources::list(&mut w.tx, &q).await? {
+        if old.key().starts_with(&prefix) && whatif::result_of(&old.body).is_some() {
+            resources::delete(&mut w.tx, &old.key()).await?;
+        }
+    }
+    let result = uuid::Uuid::new_v4().simple().to_string();
+    let row_id = whatif::result_id(&target, &result);
+    let op = operations::insert(&mut w.tx, &target.sub, whatif::KIND, &row_id).await?;
+    let mut pending = pending;
+    pending["armlet"]["operation"] = json!(op);
+    resources::put(
+        &mut w.tx,
+        &Resource {
+            id: row_id,
+            subscription: target.sub.clone(),
+            resource_group: target.rg.clone(),
+            type_name: whatif::RESULT_TYPE.into(),
+            name: format!("{}/{result}", target.name),
+            body: pending,
+            etag: crate::arm::tags::new_etag(),
+        },
+    )
+    .await?;
+    w.commit().await?;
+    app.arm.spawn_operation(op.clone());
+    let location = format!(
+        "{}{}/whatIfOperationResults/{result}?api-version={}",
+        req.base,
+        target.id(),
+        req.api_version()?
+    );
+    let mut response = StatusCode::ACCEPTED.into_response();
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        h.insert("location", v);
+    }
+    h.insert("retry-after", HeaderValue::from_static(lro::RETRY_AFTER));
+    Ok(response)
+}
+
+/// GET of a what-if's `Location`: 202 while it runs, then the `WhatIfOperationResult`.
+async fn what_if_result(
+    app: &ApiState,
+    req: &ArmRequest,
+    target: &Target,
+    result: &str,
+) -> ArmResult<Response> {
+    let not_found = || {
+        ArmError::not_found(
+            "OperationNotFound",
+            format!(
+                "The what-if operation '{result}' of deployment '{}' could not be found.",
+                target.name
+            ),
+        )
+    };
+    let row = app
+        .arm
+        .store
+        .get(&whatif::result_id(target, result))
+        .await?
+        .ok_or_else(not_found)?;
+    if let Some(done) = whatif::result_of(&row.body) {
+        return Ok(Json(done.clone()).into_response());
+    }
+    let op = row.body["armlet"]["operation"]
+        .as_str()
+        .ok_or_else(not_found)?;
+    let self_url = format!(
+        "{}{}?api-version={}",
+        req.base,
+        req.uri.path(),
+        req.api_version()?
+    );
+    match lro::get_result(&app.arm.store, &target.sub, op, &self_url).await? {
+        Err(pending) => Ok(pending),
+        Ok(_) => Err(not_found()),
+    }
 }
 
 /// DELETE: removes the deployment record (never the resources it deployed).
