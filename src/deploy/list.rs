@@ -124,3 +124,127 @@ fn request(id: &ResourceId, call: &ListCall, base: &str) -> Result<ArmRequest, L
         base: base.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arm::operations::Workers;
+    use crate::arm::resource_type::{Registry, ResourceType, WriteCx};
+    use crate::arm::service::ArmParts;
+    use crate::arm::{ArmError, ArmResult, groups, resources};
+    use async_trait::async_trait;
+    use axum::Json;
+    use axum::response::{IntoResponse, Response};
+    use serde_json::{Map, json};
+
+    const SUB: &str = "00000000-0000-0000-0000-00000000000a";
+
+    /// A type with one list action, as a storage account has `listKeys`.
+    struct Vaults;
+
+    #[async_trait]
+    impl ResourceType for Vaults {
+        fn type_name(&self) -> &'static str {
+            "Microsoft.Test/vaults"
+        }
+        fn api_versions(&self) -> &'static [&'static str] {
+            &["2024-01-01"]
+        }
+        async fn prepare(
+            &self,
+            _cx: &mut WriteCx<'_>,
+            _existing: Option<&Value>,
+            body: Map<String, Value>,
+        ) -> ArmResult<Value> {
+            Ok(Value::Object(body))
+        }
+        async fn route(
+            &self,
+            _arm: &Arc<Arm>,
+            req: &ArmRequest,
+            id: &ResourceId,
+            rest: &[&str],
+        ) -> ArmResult<Response> {
+            match rest {
+                ["listkeys"] if req.method == Method::POST => {
+                    let echo: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+                    Ok(Json(json!({
+                        "keys": [{"keyName": "key1", "value": format!("secret-of-{}", id.name())}],
+                        "functionValues": echo,
+                        "apiVersion": req.api_version()?,
+                        "path": req.uri.path(),
+                    }))
+                    .into_response())
+                }
+                _ => Err(ArmError::not_found("NotFound", "no such path")),
+            }
+        }
+    }
+
+    async fn arm() -> Arc<Arm> {
+        let mut registry = Registry::default();
+        registry.register(Vaults);
+        let arm = Arc::new(Arm::new(ArmParts {
+            store: crate::store::Store::in_memory().await.unwrap(),
+            registry,
+            workers: Workers::default(),
+            tenant_id: "t".into(),
+            default_subscription: SUB.into(),
+            shutdown: Default::default(),
+            tasks: Default::default(),
+        }));
+        let rg = json!({"location": "eastus"});
+        groups::create_or_update(&arm, SUB, "rg", rg.as_object().unwrap(), None)
+            .await
+            .unwrap();
+        arm
+    }
+
+    fn call(function: &str, name: &str, body: Option<&str>) -> ListCall {
+        ListCall {
+            function: function.into(),
+            id: format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Test/vaults/{name}"),
+            api_version: "2024-01-01".into(),
+            body: body.map(str::to_string),
+        }
+    }
+
+    #[tokio::test]
+    async fn list_functions_are_the_resource_types_post_actions() {
+        let app = arm().await;
+        let id = ResourceId::parse(&call("listKeys", "v1", None).id).unwrap();
+        let body = json!({"location": "eastus"});
+        resources::put(&app, &id, "2024-01-01", body.as_object().unwrap().clone(), None)
+            .await
+            .unwrap();
+
+        let out = perform(&app, &call("listKeys", "v1", Some(r#"{"expiry":"1h"}"#)), "https://h")
+            .await
+            .unwrap();
+        assert_eq!(out["keys"][0]["value"], "secret-of-v1");
+        assert_eq!(out["functionValues"], json!({"expiry": "1h"}));
+        assert_eq!(out["apiVersion"], "2024-01-01");
+        assert!(out["path"].as_str().unwrap().ends_with("/vaults/v1/listKeys"));
+
+        // An action the type does not have: an error naming the function and the type.
+        let Err(ListFailure::Invalid(m)) =
+            perform(&app, &call("listSecrets", "v1", None), "https://h").await
+        else {
+            panic!("listSecrets should fail");
+        };
+        assert!(m.contains("The template function 'listSecrets' is not valid"), "{m}");
+        assert!(m.contains("'Microsoft.Test/vaults' has no 'listSecrets' action"), "{m}");
+
+        // A resource that does not exist, and a type armlet does not serve.
+        assert!(matches!(
+            perform(&app, &call("listKeys", "nope", None), "https://h").await,
+            Err(ListFailure::Missing(_))
+        ));
+        let mut storage = call("listKeys", "sa", None);
+        storage.id = format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa");
+        let Err(ListFailure::Invalid(m)) = perform(&app, &storage, "https://h").await else {
+            panic!("storage accounts are not served");
+        };
+        assert!(m.contains("'listKeys'") && m.contains("armlet does not serve"), "{m}");
+    }
+}
