@@ -132,8 +132,20 @@ pub async fn put_started(
     let ty = resolve_type(arm, id, api_version)?;
     let id = canonical(ty.as_ref(), id);
     let mut w = arm.store.write().await?;
-    let Staged { existing, mut row } =
-        stage(arm, &mut w.tx, ty.as_ref(), &id, api_version, body, req).await?;
+    let staged = stage(arm, &mut w.tx, ty.as_ref(), &id, api_version, body, req).await?;
+    commit_put(arm, w, ty.as_ref(), &id, staged).await
+}
+
+/// Writes a staged create-or-update (starting its provisioning operation for an
+/// asynchronous type), commits, and renders the result.
+async fn commit_put(
+    arm: &Arc<Arm>,
+    mut w: crate::store::WriteTx<'_>,
+    ty: &dyn ResourceType,
+    id: &ResourceId,
+    staged: Staged,
+) -> ArmResult<PutOutcome> {
+    let Staged { existing, mut row } = staged;
     let operation = if ty.asynchronous() {
         row.body["properties"]["provisioningState"] = json!(if existing.is_some() {
             "Updating"
@@ -439,13 +451,31 @@ pub async fn put_child(
     name: &str,
     body: Map<String, Value>,
 ) -> ArmResult<(Value, bool)> {
-    let stored = get_stored(arm, parent).await?;
+    let ty = resolve_type(arm, parent, api_version)?;
+    let parent = canonical(ty.as_ref(), parent);
+    // Read, merge and write in one transaction: two children of one parent written at the
+    // same time (a template's subnets) must not lose either.
+    let mut w = arm.store.write().await?;
+    let Some(stored) = resources::get(&mut w.tx, &parent.key()).await? else {
+        return Err(match require_group(&mut w.tx, &parent).await {
+            Err(e) => e,
+            Ok(_) => not_found(&parent),
+        });
+    };
     let mut doc = stored.body;
     let created = merge_child(&mut doc, child, name, body);
     let Value::Object(map) = doc else {
         return Err(ArmError::internal("stored document is not an object"));
     };
-    let (parent_doc, _) = put(arm, parent, api_version, map, None).await?;
+    let staged = stage(arm, &mut w.tx, ty.as_ref(), &parent, api_version, map, None).await?;
+    let out = commit_put(arm, w, ty.as_ref(), &parent, staged).await?;
+    let parent_doc = match &out.operation {
+        Some(op) => {
+            arm.wait_operation(op).await?;
+            get(arm, &parent).await?
+        }
+        None => out.doc,
+    };
     let rendered = find_child(&parent_doc, child, name)
         .cloned()
         .ok_or_else(|| {
