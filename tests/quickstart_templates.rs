@@ -200,3 +200,45 @@ async fn quickstart_templates_deploy_unmodified_or_fail_only_on_types_armlet_doe
     assert_eq!(r["properties"]["changes"].as_array().unwrap().len(), 4);
     t.stop().await;
 }
+
+/// What `load-balancer-standard-create` does with its two subnets: children of one virtual
+/// network deployed as resources of their own, at the same time. None may be lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_resources_of_one_parent_deployed_together_all_survive() {
+    let t = TestArmlet::start().await;
+    group(&t, "subnets").await;
+    let mut resources = vec![json!({
+        "type": "Microsoft.Network/virtualNetworks", "apiVersion": "2024-05-01", "name": "vnet",
+        "location": "[resourceGroup().location]",
+        "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]}}
+    })];
+    for k in 0..8 {
+        resources.push(json!({
+            "type": "Microsoft.Network/virtualNetworks/subnets", "apiVersion": "2024-05-01",
+            "name": format!("vnet/s{k}"), "dependsOn": ["vnet"],
+            "properties": {"addressPrefix": format!("10.0.{k}.0/24")}
+        }));
+    }
+    let template = json!({"resources": resources});
+    let (done, d) = deploy(
+        &t,
+        &group_deployment("subnets", "children"),
+        body(&template.to_string(), json!({}), "Incremental"),
+    )
+    .await;
+    assert_eq!(done["status"], "Succeeded", "{d}");
+    let (_, vnet) = t
+        .get(&format!(
+            "/subscriptions/{SUB}/resourceGroups/subnets/providers/Microsoft.Network/virtualNetworks/vnet?api-version=2024-05-01"
+        ))
+        .await;
+    let mut names: Vec<&str> = vnet["properties"]["subnets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7"]);
+    t.stop().await;
+}
