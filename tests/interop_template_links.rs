@@ -32,9 +32,17 @@ async fn az_deploys_linked_templates_from_file_uris_and_template_files() {
     let main = file_uri("linked/azuredeploy.json");
     let d = az
         .json(&[
-            "deployment", "group", "create", "-g", "linked", "-n", "by-uri",
-            "--template-uri", &main,
-            "--parameters", "_artifactsLocationSasToken=?sv=1",
+            "deployment",
+            "group",
+            "create",
+            "-g",
+            "linked",
+            "-n",
+            "by-uri",
+            "--template-uri",
+            &main,
+            "--parameters",
+            "_artifactsLocationSasToken=?sv=1",
         ])
         .await;
     let p = &d["properties"];
@@ -48,7 +56,15 @@ async fn az_deploys_linked_templates_from_file_uris_and_template_files() {
             .ends_with("/loadBalancers/lnk-lb")
     );
     let names: Vec<String> = az
-        .json(&["deployment", "group", "list", "-g", "linked", "--query", "[].name"])
+        .json(&[
+            "deployment",
+            "group",
+            "list",
+            "-g",
+            "linked",
+            "--query",
+            "[].name",
+        ])
         .await
         .as_array()
         .unwrap()
@@ -62,9 +78,17 @@ async fn az_deploys_linked_templates_from_file_uris_and_template_files() {
     // --template-file: the same template inline, its artifacts found through the parameter.
     let d = az
         .json(&[
-            "deployment", "group", "create", "-g", "linked", "-n", "by-file",
-            "--template-file", &path("linked/azuredeploy.json"),
-            "--parameters", &format!("_artifactsLocation={}/", file_uri("linked")),
+            "deployment",
+            "group",
+            "create",
+            "-g",
+            "linked",
+            "-n",
+            "by-file",
+            "--template-file",
+            &path("linked/azuredeploy.json"),
+            "--parameters",
+            &format!("_artifactsLocation={}/", file_uri("linked")),
         ])
         .await;
     assert_eq!(d["properties"]["provisioningState"], "Succeeded", "{d}");
@@ -72,19 +96,39 @@ async fn az_deploys_linked_templates_from_file_uris_and_template_files() {
     // Without either, the template's default has no templateLink to read, as in Azure.
     let err = az
         .fails(&[
-            "deployment", "group", "create", "-g", "linked", "-n", "no-link",
-            "--template-file", &path("linked/azuredeploy.json"),
+            "deployment",
+            "group",
+            "create",
+            "-g",
+            "linked",
+            "-n",
+            "no-link",
+            "--template-file",
+            &path("linked/azuredeploy.json"),
         ])
         .await;
-    assert!(err.contains("InvalidTemplate") && err.contains("templateLink"), "{err}");
+    assert!(
+        err.contains("InvalidTemplate") && err.contains("templateLink"),
+        "{err}"
+    );
 
     // A public quickstart whose _artifactsLocation is deployment().properties.templateLink.uri.
     let repairs = file_uri("quickstarts/vmss-automatic-repairs-slb-health-probe/azuredeploy.json");
     let d = az
         .json(&[
-            "deployment", "group", "create", "-g", "linked", "-n", "repairs",
-            "--template-uri", &repairs,
-            "--parameters", "vmssName=qsrepair", "instanceCount=2", "adminUsername=azureuser",
+            "deployment",
+            "group",
+            "create",
+            "-g",
+            "linked",
+            "-n",
+            "repairs",
+            "--template-uri",
+            &repairs,
+            "--parameters",
+            "vmssName=qsrepair",
+            "instanceCount=2",
+            "adminUsername=azureuser",
             "adminPassword=Armlet-Passw0rd!",
         ])
         .await;
@@ -92,11 +136,13 @@ async fn az_deploys_linked_templates_from_file_uris_and_template_files() {
     let vmss = az
         .json(&["vmss", "show", "-g", "linked", "-n", "qsrepair"])
         .await;
-    let uris = &vmss["virtualMachineProfile"]["extensionProfile"]["extensions"][0]["settings"]
-        ["fileUris"];
+    let uris =
+        &vmss["virtualMachineProfile"]["extensionProfile"]["extensions"][0]["settings"]["fileUris"];
     assert_eq!(
         uris,
-        &json!([file_uri("quickstarts/vmss-automatic-repairs-slb-health-probe/install_apache.sh")])
+        &json!([file_uri(
+            "quickstarts/vmss-automatic-repairs-slb-health-probe/install_apache.sh"
+        )])
     );
     t.stop().await;
 }
@@ -109,14 +155,21 @@ fn what_if_template() -> String {
 async fn az_what_if_prints_creates_modifications_and_no_changes() {
     let t = TestArmlet::start().await;
     let az = Az::for_armlet(&t);
-    az.json(&["group", "create", "-n", "wi", "-l", "eastus"]).await;
+    az.json(&["group", "create", "-n", "wi", "-l", "eastus"])
+        .await;
     let template = what_if_template();
     let what_if = |extra: &'static [&'static str]| {
         let az = &az;
         let template = template.clone();
         async move {
             let mut args = vec![
-                "deployment", "group", "what-if", "-g", "wi", "--template-file", &template,
+                "deployment",
+                "group",
+                "what-if",
+                "-g",
+                "wi",
+                "--template-file",
+                &template,
             ];
             args.extend(extra);
             let (ok, out, err) = az.run(&args).await;
@@ -127,12 +180,22 @@ async fn az_what_if_prints_creates_modifications_and_no_changes() {
 
     let out = what_if(&[]).await;
     assert!(out.contains("Resource changes: 3 to create."), "{out}");
-    assert!(out.contains("+ Microsoft.Network/loadBalancers/lb [2024-05-01]"), "{out}");
+    assert!(
+        out.contains("+ Microsoft.Network/loadBalancers/lb [2024-05-01]"),
+        "{out}"
+    );
 
     // --what-if on create previews and deploys nothing.
     let (ok, out, err) = az
         .run(&[
-            "deployment", "group", "create", "-g", "wi", "--template-file", &template, "--what-if",
+            "deployment",
+            "group",
+            "create",
+            "-g",
+            "wi",
+            "--template-file",
+            &template,
+            "--what-if",
         ])
         .await;
     assert!(ok, "{err}");
@@ -141,7 +204,15 @@ async fn az_what_if_prints_creates_modifications_and_no_changes() {
     assert_eq!(resources, json!([]), "--what-if deployed nothing");
 
     az.json(&[
-        "deployment", "group", "create", "-g", "wi", "-n", "first", "--template-file", &template,
+        "deployment",
+        "group",
+        "create",
+        "-g",
+        "wi",
+        "-n",
+        "first",
+        "--template-file",
+        &template,
     ])
     .await;
     let out = what_if(&[]).await;
@@ -149,10 +220,16 @@ async fn az_what_if_prints_creates_modifications_and_no_changes() {
 
     // A changed port and tag: the property deltas as az prints them.
     let out = what_if(&["--parameters", "port=8080", "env=prod"]).await;
-    assert!(out.contains("~ Microsoft.Network/loadBalancers/lb [2024-05-01]"), "{out}");
+    assert!(
+        out.contains("~ Microsoft.Network/loadBalancers/lb [2024-05-01]"),
+        "{out}"
+    );
     assert!(out.contains("properties.frontendPort: 80 => 8080"), "{out}");
     assert!(out.contains("tags.env: \"dev\" => \"prod\""), "{out}");
-    assert!(out.contains("Resource changes: 2 to modify, 1 no change."), "{out}");
+    assert!(
+        out.contains("Resource changes: 2 to modify, 1 no change."),
+        "{out}"
+    );
     let json_out = what_if(&["--parameters", "port=8080", "--no-pretty-print"]).await;
     let r: Value = serde_json::from_str(&json_out).unwrap();
     let kinds: Vec<&str> = r["changes"]
@@ -163,15 +240,33 @@ async fn az_what_if_prints_creates_modifications_and_no_changes() {
         .collect();
     assert_eq!(kinds.iter().filter(|k| **k == "Modify").count(), 1, "{r}");
 
-    let out = what_if(&["--parameters", "port=8080", "--result-format", "ResourceIdOnly"]).await;
-    assert!(out.contains("! Microsoft.Network/loadBalancers/lb"), "{out}");
+    let out = what_if(&[
+        "--parameters",
+        "port=8080",
+        "--result-format",
+        "ResourceIdOnly",
+    ])
+    .await;
+    assert!(
+        out.contains("! Microsoft.Network/loadBalancers/lb"),
+        "{out}"
+    );
     assert!(out.contains("3 to deploy"), "{out}");
 
     // --confirm-with-what-if: no change, no prompt; a change is deployed once confirmed.
     let (ok, out, err) = az
         .run(&[
-            "deployment", "group", "create", "-g", "wi", "-n", "again", "--template-file",
-            &template, "--confirm-with-what-if", "--proceed-if-no-change",
+            "deployment",
+            "group",
+            "create",
+            "-g",
+            "wi",
+            "-n",
+            "again",
+            "--template-file",
+            &template,
+            "--confirm-with-what-if",
+            "--proceed-if-no-change",
         ])
         .await;
     assert!(ok, "{err}");
@@ -195,12 +290,18 @@ async fn confirm_with_what_if(az: &Az, template: &str) -> String {
     tokio::task::spawn_blocking(move || {
         let out = std::process::Command::new("sh")
             .arg("-c")
-            .arg(format!("printf 'y\\n' | script -qec \"{command}\" /dev/null"))
+            .arg(format!(
+                "printf 'y\\n' | script -qec \"{command}\" /dev/null"
+            ))
             .envs(env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("script runs");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         text
     })
     .await

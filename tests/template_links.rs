@@ -219,12 +219,20 @@ async fn parameter_links_content_versions_and_link_errors() {
     let (s, v) = send(
         t.client
             .post(t.url(&q(&format!("{}/validate", group_deployment("errs", "v")))))
-            .json(&json!({"properties": {"mode": "Incremental", "templateLink": {"uri": network},
-                "parameters": {"prefix": {"value": "v"}}}})),
+            .json(
+                &json!({"properties": {"mode": "Incremental", "templateLink": {"uri": network},
+                "parameters": {"prefix": {"value": "v"}}}}),
+            ),
     )
     .await;
     assert_eq!(s, 200, "{v}");
-    assert_eq!(v["properties"]["validatedResources"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        v["properties"]["validatedResources"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // A nested relativePath needs a linked parent: the nested deployment fails.
     let (done, d) = deploy(
@@ -244,7 +252,12 @@ async fn parameter_links_content_versions_and_link_errors() {
     assert_eq!(done["status"], "Failed");
     let detail = &d["properties"]["error"]["details"][0];
     assert_eq!(detail["code"], "InvalidContentLink", "{d}");
-    assert!(detail["message"].as_str().unwrap().contains("parent's template was sent inline"));
+    assert!(
+        detail["message"]
+            .as_str()
+            .unwrap()
+            .contains("parent's template was sent inline")
+    );
     t.stop().await;
 }
 
@@ -288,6 +301,9 @@ async fn list_functions_name_the_function_when_the_type_has_no_such_action() {
     .await;
     assert_eq!(done["status"], "Failed");
     let e = d["properties"]["error"].to_string();
-    assert!(e.contains("'listKeys'") && e.contains("armlet does not serve"), "{e}");
+    assert!(
+        e.contains("'listKeys'") && e.contains("armlet does not serve"),
+        "{e}"
+    );
     t.stop().await;
 }

@@ -203,7 +203,9 @@ mod tests {
     fn call(function: &str, name: &str, body: Option<&str>) -> ListCall {
         ListCall {
             function: function.into(),
-            id: format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Test/vaults/{name}"),
+            id: format!(
+                "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Test/vaults/{name}"
+            ),
             api_version: "2024-01-01".into(),
             body: body.map(str::to_string),
         }
@@ -214,17 +216,32 @@ mod tests {
         let app = arm().await;
         let id = ResourceId::parse(&call("listKeys", "v1", None).id).unwrap();
         let body = json!({"location": "eastus"});
-        resources::put(&app, &id, "2024-01-01", body.as_object().unwrap().clone(), None)
-            .await
-            .unwrap();
+        resources::put(
+            &app,
+            &id,
+            "2024-01-01",
+            body.as_object().unwrap().clone(),
+            None,
+        )
+        .await
+        .unwrap();
 
-        let out = perform(&app, &call("listKeys", "v1", Some(r#"{"expiry":"1h"}"#)), "https://h")
-            .await
-            .unwrap();
+        let out = perform(
+            &app,
+            &call("listKeys", "v1", Some(r#"{"expiry":"1h"}"#)),
+            "https://h",
+        )
+        .await
+        .unwrap();
         assert_eq!(out["keys"][0]["value"], "secret-of-v1");
         assert_eq!(out["functionValues"], json!({"expiry": "1h"}));
         assert_eq!(out["apiVersion"], "2024-01-01");
-        assert!(out["path"].as_str().unwrap().ends_with("/vaults/v1/listKeys"));
+        assert!(
+            out["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("/vaults/v1/listKeys")
+        );
 
         // An action the type does not have: an error naming the function and the type.
         let Err(ListFailure::Invalid(m)) =
@@ -232,8 +249,14 @@ mod tests {
         else {
             panic!("listSecrets should fail");
         };
-        assert!(m.contains("The template function 'listSecrets' is not valid"), "{m}");
-        assert!(m.contains("'Microsoft.Test/vaults' has no 'listSecrets' action"), "{m}");
+        assert!(
+            m.contains("The template function 'listSecrets' is not valid"),
+            "{m}"
+        );
+        assert!(
+            m.contains("'Microsoft.Test/vaults' has no 'listSecrets' action"),
+            "{m}"
+        );
 
         // A resource that does not exist, and a type armlet does not serve.
         assert!(matches!(
@@ -241,10 +264,15 @@ mod tests {
             Err(ListFailure::Missing(_))
         ));
         let mut storage = call("listKeys", "sa", None);
-        storage.id = format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa");
+        storage.id = format!(
+            "/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa"
+        );
         let Err(ListFailure::Invalid(m)) = perform(&app, &storage, "https://h").await else {
             panic!("storage accounts are not served");
         };
-        assert!(m.contains("'listKeys'") && m.contains("armlet does not serve"), "{m}");
+        assert!(
+            m.contains("'listKeys'") && m.contains("armlet does not serve"),
+            "{m}"
+        );
     }
 }

@@ -478,7 +478,10 @@ mod tests {
         assert_eq!(back.details[0].code, "InvalidResourceType");
         assert!(r.public().get("armlet").is_none());
         assert_eq!(r.spec().unwrap().mode, "Incremental");
-        assert_eq!(r.public()["properties"]["templateLink"]["uri"], "file:///t.json");
+        assert_eq!(
+            r.public()["properties"]["templateLink"]["uri"],
+            "file:///t.json"
+        );
         assert_eq!(
             r.spec().unwrap().template_link,
             Some(json!({"uri": "file:///t.json"}))

@@ -221,7 +221,13 @@ impl Run<'_> {
         let Some(rg) = self.rec.target.rg.clone() else {
             return;
         };
-        let mut keep: HashSet<String> = self.p.plan.instances.iter().map(|i| i.key.clone()).collect();
+        let mut keep: HashSet<String> = self
+            .p
+            .plan
+            .instances
+            .iter()
+            .map(|i| i.key.clone())
+            .collect();
         // "the resources deployed in the linked or nested template are included in the
         // evaluation for complete mode deployment" (ARM docs, linked-templates).
         let nested: Vec<Target> = self

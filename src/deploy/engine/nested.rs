@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use crate::arm::Arm;
 use crate::arm::{ArmError, ArmResult};
+use crate::deploy::link;
 use crate::deploy::plan::Instance;
 use crate::deploy::record::{Record, Spec, Stop, Target};
 use crate::deploy::scope::Seed;
-use crate::deploy::link;
 use crate::deploy::template::TemplateError;
 
 /// Whether a nested deployment's template is evaluated in the parent's scope (`outer`, the
@@ -23,7 +23,10 @@ pub fn evaluates_outside(inst: &Instance, template: Option<&Value>) -> bool {
     let props = inst.raw.get("properties");
     // `expressionEvaluationOptions` applies to inline templates only; a linked template
     // always has its own scope.
-    if props.and_then(|p| p.get("templateLink")).is_some_and(|l| !l.is_null()) {
+    if props
+        .and_then(|p| p.get("templateLink"))
+        .is_some_and(|l| !l.is_null())
+    {
         return false;
     }
     let scope = props

@@ -258,7 +258,10 @@ fn list_calls_defer_in_preflight_then_are_performed_once() {
     assert_eq!(s.eval(&other, "r", false).unwrap_err(), Failure::Fetch);
     let call = s.take_missing_lists().remove(0);
     assert_eq!(call.body.as_deref(), Some(r#"{"a":1}"#));
-    s.record_list(call, Err(ListFailure::Invalid("no listSecrets here".into())));
+    s.record_list(
+        call,
+        Err(ListFailure::Invalid("no listSecrets here".into())),
+    );
     assert!(matches!(
         s.eval(&other, "r", false).unwrap_err(),
         Failure::Invalid { message, .. } if message == "no listSecrets here"

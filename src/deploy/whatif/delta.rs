@@ -102,8 +102,11 @@ fn diff(before: &Value, after: &Value, path: &str, out: &mut Vec<Value>) {
 }
 
 fn get_ci<'a>(m: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    m.get(key)
-        .or_else(|| m.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+    m.get(key).or_else(|| {
+        m.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
 }
 
 /// Element changes of an array: equal elements matched in order (LCS); between matches,
@@ -275,10 +278,13 @@ mod tests {
             without_read_only(&stored),
             json!({"properties": {"x": 1, "subnets": [{"name": "s"}]}})
         );
-        let template = json!({"properties": {"resourceGuid": "g2", "provisioningState": "Succeeded", "x": 2}});
+        let template =
+            json!({"properties": {"resourceGuid": "g2", "provisioningState": "Succeeded", "x": 2}});
         assert_eq!(
             no_effect(&template, &stored),
-            vec![json!({"path": "properties.resourceGuid", "propertyChangeType": "NoEffect", "before": "g1", "after": "g2"})]
+            vec![
+                json!({"path": "properties.resourceGuid", "propertyChangeType": "NoEffect", "before": "g1", "after": "g2"})
+            ]
         );
     }
 }

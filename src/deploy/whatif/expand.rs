@@ -13,8 +13,8 @@ use serde_json::{Map, Value, json};
 
 use crate::arm::{Arm, ArmError, ArmResult, groups};
 use crate::deploy::engine::{self, evaluates_outside, nested_spec, resolve, without_nulls};
-use crate::deploy::graph::Schedule;
 use crate::deploy::graph::Graph;
+use crate::deploy::graph::Schedule;
 use crate::deploy::plan::{Instance, Kind};
 use crate::deploy::record::{Spec, Target};
 use crate::deploy::scope::{Failure, Mode, Scope, Seed};
@@ -94,7 +94,10 @@ pub fn expand<'a>(
             let Value::Object(body) = body else {
                 return Err(ArmError::bad_request(
                     "InvalidTemplate",
-                    format!("The template resource '{}' must be a JSON object.", inst.name),
+                    format!(
+                        "The template resource '{}' must be a JSON object.",
+                        inst.name
+                    ),
                 ));
             };
             let mut body = without_nulls(body);

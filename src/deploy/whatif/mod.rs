@@ -179,11 +179,7 @@ async fn predict(
 }
 
 /// The rendered document as clients see it (for a child resource: the child in its parent).
-async fn view(
-    app: &Arc<Arm>,
-    s: &Simulated,
-    doc: Value,
-) -> ArmResult<Option<Value>> {
+async fn view(app: &Arc<Arm>, s: &Simulated, doc: Value) -> ArmResult<Option<Value>> {
     let rendered = match &s.ty {
         Some(ty) => ty.render(app, doc).await?,
         None => doc,

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::expand::Predicted;
+use crate::arm::id::resource_group_id;
 use crate::arm::resource_type::{Child, ResourceType};
 use crate::arm::resources::{canonical, child_of, merge_child, resolve_type, stage};
-use crate::arm::id::resource_group_id;
 use crate::arm::{Arm, ArmError, ArmResult, ResourceId, groups};
 use crate::store::{Resource, resources};
 
@@ -82,7 +82,8 @@ async fn one(
     let (body, child) = match id.segments.len() {
         1 => (p.body.clone(), None),
         2 => {
-            let Some(child) = child_of(ty.as_ref(), &id.segments[1].0).filter(|c| c.writable) else {
+            let Some(child) = child_of(ty.as_ref(), &id.segments[1].0).filter(|c| c.writable)
+            else {
                 return Ok(Simulated::unsupported(format!(
                     "armlet does not serve the resource type '{}' as a resource of its own, so the deployment would fail for it.",
                     id.type_name()
@@ -145,7 +146,10 @@ async fn group(conn: &mut sqlx::SqliteConnection, p: &Predicted) -> ArmResult<Si
     // `/subscriptions/{sub}/resourceGroups/{name}`
     let parts: Vec<&str> = p.id.trim_matches('/').split('/').collect();
     let [_, sub, _, name] = parts.as_slice() else {
-        return Err(ArmError::internal(format!("not a resource group id: {}", p.id)));
+        return Err(ArmError::internal(format!(
+            "not a resource group id: {}",
+            p.id
+        )));
     };
     let (sub, name) = (sub.to_string(), name.to_string());
     let key = resource_group_id(&sub, &name);

@@ -4,8 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use crate::arm::{ArmError, ArmRequest, ArmResult};
-use crate::deploy::{jsonc, link};
 use crate::deploy::record::{self, Spec, Target};
+use crate::deploy::{jsonc, link};
 
 /// `^[-\w._()]+$`, at most 64 characters.
 pub fn validate_name(name: &str) -> ArmResult<()> {
@@ -72,8 +72,8 @@ pub fn spec_from_body(
             target.name
         )));
     }
-    let has_parameters = given("parameters")
-        .is_some_and(|p| p.as_object().is_none_or(|o| !o.is_empty()));
+    let has_parameters =
+        given("parameters").is_some_and(|p| p.as_object().is_none_or(|o| !o.is_empty()));
     if parameters_link.is_some() && has_parameters {
         return Err(invalid(format!(
             "The deployment '{}' specifies both 'parameters' and 'parametersLink'; use either one, not both.",
