@@ -1,3 +1,5 @@
+//! Unit tests of template links: URI combination, local paths, reading and content versions.
+
 use super::*;
 
 #[test]
