@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::deploy::*;
 use common::*;
 use serde_json::{Value, json};
@@ -63,56 +61,9 @@ fn template() -> String {
     .to_string()
 }
 
-/// Runs a what-if the way the SDKs do: POST, 202 with `Location`, poll until 200.
+/// A what-if of the group deployment `wi` in `rg`.
 async fn what_if(t: &TestArmlet, rg: &str, body: String) -> Value {
-    let url = t.url(&q(&format!("{}/whatIf", group_deployment(rg, "wi"))));
-    let resp = t
-        .client
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap();
-    assert_eq!(status, 202, "{text}");
-    assert_eq!(headers["retry-after"], "1");
-    let location = headers["location"].to_str().unwrap().to_string();
-    assert!(location.contains("/whatIfOperationResults/"), "{location}");
-    eventually(Duration::from_secs(30), || async {
-        let (s, doc) = send(t.client.get(&location)).await;
-        assert!(s == 200 || s == 202, "{s}: {doc}");
-        (s == 200).then_some(doc)
-    })
-    .await
-}
-
-fn changes(result: &Value) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = result["properties"]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            let id = c["resourceId"].as_str().unwrap();
-            (
-                id.rsplit('/').next().unwrap().to_string(),
-                c["changeType"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-fn change<'a>(result: &'a Value, name: &str) -> &'a Value {
-    result["properties"]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["resourceId"].as_str().unwrap().ends_with(&format!("/{name}")))
-        .unwrap_or_else(|| panic!("no change for {name}: {result}"))
+    what_if_at(t, &group_deployment(rg, "wi"), body).await
 }
 
 /// Every resource of the group with its ETag: what must not move during a what-if.
@@ -151,8 +102,13 @@ async fn what_if_predicts_creates_no_changes_modifies_ignores_and_deletes_withou
     assert_eq!(r["status"], "Succeeded", "{r}");
     assert_eq!(
         changes(&r),
-        [("ip", "Create"), ("lb", "Create"), ("nsg", "Create"), ("vnet", "Create")]
-            .map(|(a, b)| (a.to_string(), b.to_string()))
+        [
+            ("ip", "Create"),
+            ("lb", "Create"),
+            ("nsg", "Create"),
+            ("vnet", "Create")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
     );
     let lb = change(&r, "lb");
     assert_eq!(lb["after"]["apiVersion"], "2024-05-01");
@@ -163,7 +119,10 @@ async fn what_if_predicts_creates_no_changes_modifies_ignores_and_deletes_withou
     );
     assert!(lb.get("before").is_none());
     let text = r.to_string();
-    assert!(!text.contains("provisioningState") && !text.contains("\"etag\""), "{text}");
+    assert!(
+        !text.contains("provisioningState") && !text.contains("\"etag\""),
+        "{text}"
+    );
     assert!(state(&t, "wi").await.is_empty(), "what-if wrote nothing");
 
     // Deployed, the same template changes nothing.
@@ -220,7 +179,10 @@ async fn what_if_predicts_creates_no_changes_modifies_ignores_and_deletes_withou
     let r = what_if(&t, "wi", body(&template(), changed.clone(), "Complete")).await;
     let nsg = change(&r, "nsg");
     assert_eq!(nsg["changeType"], "Delete");
-    assert_eq!(nsg["before"]["properties"]["securityRules"][0]["name"], "http");
+    assert_eq!(
+        nsg["before"]["properties"]["securityRules"][0]["name"],
+        "http"
+    );
 
     // ResourceIdOnly: existing resources are Deploy, without payloads.
     let b = json!({"properties": {
@@ -255,7 +217,12 @@ async fn what_if_reports_errors_unsupported_types_and_expands_linked_templates()
         "apiVersion": "2024-05-01", "name": "lb", "location": "eastus",
         "properties": {"frontendIPConfigurations": [{"name": "fe", "properties": {"publicIPAddress":
             {"id": "[resourceId('Microsoft.Network/publicIPAddresses', 'missing')]"}}}]}}]});
-    let r = what_if(&t, "wie", body(&dangling.to_string(), json!({}), "Incremental")).await;
+    let r = what_if(
+        &t,
+        "wie",
+        body(&dangling.to_string(), json!({}), "Incremental"),
+    )
+    .await;
     assert_eq!(r["status"], "Failed");
     assert_eq!(r["error"]["code"], "InvalidTemplateDeployment", "{r}");
     assert!(
@@ -270,7 +237,12 @@ async fn what_if_reports_errors_unsupported_types_and_expands_linked_templates()
     let storage = json!({"resources": [{"type": "Microsoft.Storage/storageAccounts",
         "apiVersion": "2023-01-01", "name": "sa", "location": "eastus",
         "sku": {"name": "Standard_LRS"}, "kind": "StorageV2"}]});
-    let r = what_if(&t, "wie", body(&storage.to_string(), json!({}), "Incremental")).await;
+    let r = what_if(
+        &t,
+        "wie",
+        body(&storage.to_string(), json!({}), "Incremental"),
+    )
+    .await;
     let sa = change(&r, "sa");
     assert_eq!(sa["changeType"], "Unsupported");
     assert!(
@@ -296,8 +268,12 @@ async fn what_if_reports_errors_unsupported_types_and_expands_linked_templates()
     .await;
     assert_eq!(
         changes(&r),
-        [("lnk-ip", "Create"), ("lnk-lb", "Create"), ("lnk-vnet", "Create")]
-            .map(|(a, b)| (a.to_string(), b.to_string()))
+        [
+            ("lnk-ip", "Create"),
+            ("lnk-lb", "Create"),
+            ("lnk-vnet", "Create")
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
     );
 
     // Its Location stays answerable; an unknown one is 404.
@@ -308,5 +284,55 @@ async fn what_if_reports_errors_unsupported_types_and_expands_linked_templates()
         )))
         .await;
     assert_eq!(s, 404, "{e}");
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscription_what_if_predicts_resource_groups_and_what_deploys_into_them() {
+    let t = TestArmlet::start().await;
+    let template = fixture("resource-groups.json");
+    let run = |name: &'static str| {
+        let (t, body) = (
+            &t,
+            body_at(
+                "westeurope",
+                &template,
+                json!({"prefix": {"value": "wsub"}}),
+            ),
+        );
+        async move { what_if_at(t, &sub_deployment(name), body).await }
+    };
+    // The groups do not exist: created, and the nested deployment into one of them is
+    // expanded in the group as it will be.
+    let r = run("plan").await;
+    assert_eq!(r["status"], "Succeeded", "{r}");
+    assert_eq!(
+        changes(&r),
+        [("wsub-0", "Create"), ("wsub-1", "Create")].map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    assert_eq!(
+        change(&r, "wsub-0")["after"]["tags"],
+        json!({"index": "0", "by": "template"})
+    );
+    let (s, _) = t.get(&rg_path("wsub-0")).await;
+    assert_eq!(s, 404, "what-if created no group");
+
+    let (done, _) = deploy(
+        &t,
+        &sub_deployment("groups"),
+        body_at(
+            "westeurope",
+            &template,
+            json!({"prefix": {"value": "wsub"}}),
+        ),
+    )
+    .await;
+    assert_eq!(done["status"], "Succeeded");
+    let r = run("plan").await;
+    assert_eq!(
+        changes(&r),
+        [("wsub-0", "NoChange"), ("wsub-1", "NoChange")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
     t.stop().await;
 }
