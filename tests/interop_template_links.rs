@@ -180,6 +180,21 @@ async fn az_what_if_prints_creates_modifications_and_no_changes() {
 
     let out = what_if(&[]).await;
     assert!(out.contains("Resource changes: 3 to create."), "{out}");
+    // Scopes armlet does not serve are named as such.
+    for scope in [
+        &["mg", "what-if", "--management-group-id", "mg"][..],
+        &["tenant", "create"][..],
+    ] {
+        let mut args = vec!["deployment"];
+        args.extend(scope);
+        args.extend(["-l", "eastus", "--template-file", &template]);
+        let err = az.fails(&args).await;
+        assert!(
+            err.contains("NotSupportedByArmlet")
+                && err.contains("resource-group and subscription scope only"),
+            "{err}"
+        );
+    }
     assert!(
         out.contains("+ Microsoft.Network/loadBalancers/lb [2024-05-01]"),
         "{out}"

@@ -143,6 +143,22 @@ async fn dispatch(app: &ApiState, req: &ArmRequest) -> ArmResult<Response> {
             resources::deployments::calculate_template_hash(req)
         }
         ["providers", _] => resources::providers::get(app, req, None).await,
+        ["providers", "microsoft.resources", "deployments", ..] => {
+            Err(resources::deployments::scope_not_served(req, "tenant"))
+        }
+        [
+            "providers",
+            "microsoft.management",
+            "managementgroups",
+            _,
+            "providers",
+            "microsoft.resources",
+            "deployments",
+            ..,
+        ] => Err(resources::deployments::scope_not_served(
+            req,
+            "management-group",
+        )),
         ["subscriptions", _, rest @ ..] => {
             let sub = resources::subscriptions::resolve(app, &req.segments[1]).await?;
             subscription_scope(app, req, &sub, rest).await

@@ -117,6 +117,19 @@ pub async fn handle(
     }
 }
 
+/// Deployments at tenant scope (`/providers/Microsoft.Resources/deployments/...`) or at
+/// management-group scope: armlet has one tenant and no management groups to deploy into,
+/// so these say so instead of answering a 404 that looks like a missing deployment.
+pub fn scope_not_served(req: &ArmRequest, scope: &str) -> ArmError {
+    ArmError::bad_request(
+        "NotSupportedByArmlet",
+        format!(
+            "armlet serves template deployments at resource-group and subscription scope only, not at {scope} scope ('{}'). Use 'az deployment group' or 'az deployment sub'.",
+            req.uri.path()
+        ),
+    )
+}
+
 async fn load(app: &ApiState, target: &Target) -> ArmResult<Record> {
     Record::load(&app.arm, target).await?.ok_or_else(|| {
         ArmError::not_found(
