@@ -83,6 +83,7 @@ impl App {
                 instance_exe,
                 grace: Duration::from_secs_f64(config.termination_grace),
                 image_commands: config.image_commands.clone(),
+                vcpu_quota: config.limits.vcpu_quota(),
             },
             store.clone(),
             &shutdown,
@@ -105,6 +106,11 @@ impl App {
             arm: arm.clone(),
             runtime: runtime.clone(),
             tokens,
+            auth: config.limits.auth,
+            throttle: crate::api::throttle::Throttle::new(crate::api::throttle::ThrottleConfig {
+                buckets: config.limits.throttling == crate::config::Throttling::Azure,
+                client_concurrency: config.limits.client_concurrency as usize,
+            }),
         });
         arm.resume_operations().await?;
         tasks.spawn(crate::runtime::reconciler::run(

@@ -47,6 +47,8 @@ pub struct RuntimeConfig {
     pub grace: Duration,
     /// `ALIAS=COMMAND` mappings: instances of that image run the command.
     pub image_commands: Vec<String>,
+    /// Total regional vCPUs of instances per subscription and region (`--vcpu-quota`).
+    pub vcpu_quota: u64,
 }
 
 /// The runtime's parts, owned by the app.
@@ -62,6 +64,9 @@ pub struct Runtime {
     /// Between SIGTERM and SIGKILL when an instance stops.
     pub grace: Duration,
     pub image_commands: Vec<String>,
+    /// Total regional vCPUs of instances per subscription and region: how many processes
+    /// scale sets may ask this machine for.
+    pub vcpu_quota: u64,
     /// Outgoing webhooks (autoscale and alert notifications), delivered in the background.
     pub webhooks: webhook::Webhooks,
     /// The plan the reconciler applied last, for views.
@@ -93,6 +98,7 @@ impl Runtime {
             proxy,
             grace: config.grace,
             image_commands: config.image_commands,
+            vcpu_quota: config.vcpu_quota,
             webhooks: webhook::Webhooks::new(clock, tasks.clone(), shutdown.clone()),
             plan: ArcSwap::from_pointee(Plan::default()),
             observed: watch::Sender::new(0),

@@ -33,22 +33,23 @@ pub fn spawn_armlet(dir: &Path, port: u16) -> Child {
 }
 
 /// Waits for the CA (written on first start) and then for the API to answer; returns a
-/// client that trusts the CA.
+/// client that trusts the CA and is signed in (the token stays valid across restarts on the
+/// same data dir, whose signing key it was issued with).
 pub async fn wait_ready(dir: &Path, base: &str) -> reqwest::Client {
     let ca = dir.join("tls/ca.pem");
     eventually(Duration::from_secs(20), || async {
         ca.exists().then_some(())
     })
     .await;
-    let client = super::client_for(&ca);
+    let plain = super::client_for(&ca);
     eventually(Duration::from_secs(20), || async {
-        client
-            .get(format!("{base}/subscriptions?api-version=2022-12-01"))
+        plain
+            .get(format!("{base}/metadata/endpoints?api-version=2022-09-01"))
             .send()
             .await
             .ok()
             .map(|_| ())
     })
     .await;
-    client
+    super::signed_in_client(&ca, base).await
 }

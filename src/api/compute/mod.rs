@@ -3,6 +3,7 @@
 
 pub mod images;
 pub mod instances;
+pub mod limits;
 pub mod scale_set;
 pub mod virtual_machine;
 pub mod vm;

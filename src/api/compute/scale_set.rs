@@ -91,6 +91,7 @@ impl ResourceType for ScaleSets {
         model::apply_defaults(&mut doc);
         model::validate(&doc)?;
         check_references(cx, &doc).await?;
+        super::limits::check_scale_set(cx, existing, &doc, self.runtime.vcpu_quota).await?;
 
         let profile_changed = existing.is_some_and(|e| {
             e["properties"]["virtualMachineProfile"] != doc["properties"]["virtualMachineProfile"]

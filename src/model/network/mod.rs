@@ -7,6 +7,7 @@
 //! does not know); these views are read from them with `serde_json::from_value` and carry
 //! only what armlet acts on.
 
+pub mod limits;
 pub mod load_balancer;
 pub mod nic;
 pub mod resolution;
