@@ -53,3 +53,45 @@ pub async fn wait_ready(dir: &Path, base: &str) -> reqwest::Client {
     .await;
     super::signed_in_client(&ca, base).await
 }
+
+/// An armlet child process that is stopped (SIGTERM, then SIGKILL after 10 s) when dropped,
+/// so a failing test leaves no armlet and no instance behind.
+pub struct ArmletProcess(pub Option<Child>);
+
+impl ArmletProcess {
+    pub fn pid(&self) -> i32 {
+        self.0.as_ref().map_or(0, |c| c.id() as i32)
+    }
+
+    /// SIGTERM and wait: whether armlet exited cleanly.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut child) = self.0.take() else {
+            return false;
+        };
+        let pid = rustix::process::Pid::from_raw(child.id() as i32).expect("child pid");
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        for _ in 0..100 {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill_9(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for ArmletProcess {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
