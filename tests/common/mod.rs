@@ -5,6 +5,7 @@
 pub mod deploy;
 pub mod http;
 pub mod process;
+pub mod rng;
 pub mod scale_set;
 
 use std::path::{Path, PathBuf};
