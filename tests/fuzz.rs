@@ -251,7 +251,7 @@ fn tricks() -> Vec<Probe> {
         format!(
             "{rg}/providers/Microsoft.Network/loadBalancers/lb/probes/%2F?api-version=2023-04-01"
         ),
-        format!("/subscriptions/%ZZ/resourcegroups?api-version=2024-11-01"),
+        "/subscriptions/%ZZ/resourcegroups?api-version=2024-11-01".to_string(),
         format!(
             "/subscriptions/{SUB}/{}?api-version=2024-11-01",
             "a/".repeat(300)

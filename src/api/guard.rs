@@ -27,8 +27,8 @@ pub const MAX_URL_SEGMENT_CHARS: usize = 260;
 pub const MAX_URL_SEGMENTS: usize = 255;
 
 /// Checks sizes, the token and the throttle; the admission must live as long as the request.
-pub fn admit(app: &ApiState, req: &Request<Body>) -> Result<Admission, Response> {
-    check_sizes(req).map_err(IntoResponse::into_response)?;
+pub fn admit(app: &ApiState, req: &Request<Body>) -> Result<Admission, Box<Response>> {
+    check_sizes(req).map_err(|e| Box::new(e.into_response()))?;
     let caller = match app.auth {
         AuthMode::None => auth::unverified_caller(req.headers()),
         AuthMode::Bearer => authenticate(app, req)?,
@@ -36,11 +36,13 @@ pub fn admit(app: &ApiState, req: &Request<Body>) -> Result<Admission, Response>
     app.throttle.admit(&caller, req.method(), req.uri().path())
 }
 
-fn authenticate(app: &ApiState, req: &Request<Body>) -> Result<Caller, Response> {
+fn authenticate(app: &ApiState, req: &Request<Body>) -> Result<Caller, Box<Response>> {
     let now = chrono::Utc::now().timestamp();
     auth::bearer(req.headers())
         .and_then(|token| auth::verify(&app.tokens.verifier, token, now))
-        .map_err(|failure| failure.response(&base_url(req.headers()), &app.tokens.tenant_id))
+        .map_err(|failure| {
+            Box::new(failure.response(&base_url(req.headers()), &app.tokens.tenant_id))
+        })
 }
 
 /// http.sys's limits on the request line, headers and path.

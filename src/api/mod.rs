@@ -112,7 +112,7 @@ async fn request_log(req: Request<Body>, next: Next) -> Response {
 async fn arm(State(app): State<ApiState>, req: Request<Body>) -> Response {
     let admission = match guard::admit(&app, &req) {
         Ok(a) => a,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let req = match ArmRequest::read(req).await {
         Ok(r) => r,

@@ -128,12 +128,16 @@ pub struct ThrottleConfig {
     pub client_concurrency: usize,
 }
 
+/// A bucket's scope (subscription id, or empty for the tenant), principal (`None` for the
+/// scope's global bucket) and kind of operation.
+type BucketKey = (String, Option<String>, Kind);
+
 /// The limiter every ARM request passes.
 pub struct Throttle {
     config: ThrottleConfig,
     started: Instant,
     /// (scope, actor, kind) → bucket; the global ones have actor `None`.
-    buckets: Mutex<HashMap<(String, Option<String>, Kind), TokenBucket>>,
+    buckets: Mutex<HashMap<BucketKey, TokenBucket>>,
     /// Requests in flight per actor.
     in_flight: Arc<Mutex<HashMap<String, usize>>>,
 }
@@ -205,7 +209,7 @@ impl Throttle {
         caller: &Caller,
         method: &Method,
         path: &str,
-    ) -> Result<Admission, Response> {
+    ) -> Result<Admission, Box<Response>> {
         let slot = self.take_slot(&caller.actor)?;
         let mut headers = Vec::new();
         if self.config.buckets {
@@ -228,7 +232,13 @@ impl Throttle {
             let global_retry = global.retry_after();
             if !own_ok || !global_ok {
                 let wait = if own_ok { global_retry } else { own_retry };
-                return Err(throttled(kind, scope_kind, &scope, &caller.actor, wait));
+                return Err(Box::new(throttled(
+                    kind,
+                    scope_kind,
+                    &scope,
+                    &caller.actor,
+                    wait,
+                )));
             }
             let own_left = buckets.get_mut(&own_key).expect("bucket").take(now);
             let global_left = buckets.get_mut(&global_key).expect("bucket").take(now);
@@ -247,7 +257,7 @@ impl Throttle {
         Ok(Admission { slot, headers })
     }
 
-    fn take_slot(&self, actor: &str) -> Result<Slot, Response> {
+    fn take_slot(&self, actor: &str) -> Result<Slot, Box<Response>> {
         let mut m = self.in_flight.lock().expect("in-flight map");
         let n = m.entry(actor.to_string()).or_insert(0);
         if *n >= self.config.client_concurrency {
@@ -263,7 +273,7 @@ impl Throttle {
             .into_response();
             r.headers_mut()
                 .insert("retry-after", HeaderValue::from_static("1"));
-            return Err(r);
+            return Err(Box::new(r));
         }
         *n += 1;
         Ok(Slot {

@@ -255,7 +255,11 @@ fn with_file(mut schema: Value, file: &str) -> Value {
 fn string(rng: &mut Rng, schema: &Value) -> Value {
     match schema["format"].as_str() {
         Some("date-time") => {
-            return json!(*rng.pick(&["2026-01-01T00:00:00Z", "yesterday", "2026-13-45T99:00:00Z"]));
+            return json!(*rng.pick(&[
+                "2026-01-01T00:00:00Z",
+                "yesterday",
+                "2026-13-45T99:00:00Z"
+            ]));
         }
         Some("duration") => {
             return json!(*rng.pick(&["PT5M", "PT1H", "P1D", "PT0S", "5 minutes", "PT-1M"]));
