@@ -84,6 +84,7 @@ impl App {
                 grace: Duration::from_secs_f64(config.termination_grace),
                 image_commands: config.image_commands.clone(),
                 metrics_retention: chrono::TimeDelta::days(config.metrics_retention_days.into()),
+                vcpu_quota: config.limits.vcpu_quota(),
             },
             store.clone(),
             &shutdown,
@@ -110,6 +111,11 @@ impl App {
             arm: arm.clone(),
             runtime: runtime.clone(),
             tokens,
+            auth: config.limits.auth,
+            throttle: crate::api::throttle::Throttle::new(crate::api::throttle::ThrottleConfig {
+                buckets: config.limits.throttling == crate::config::Throttling::Azure,
+                client_concurrency: config.limits.client_concurrency as usize,
+            }),
         });
         runtime
             .imds

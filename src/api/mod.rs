@@ -2,7 +2,9 @@
 //! case-insensitively and hands each request to its provider.
 
 pub mod alerts_management;
+pub mod auth;
 pub mod compute;
+pub mod guard;
 pub mod identity;
 pub mod imds;
 pub mod insights;
@@ -11,6 +13,7 @@ pub mod operational_insights;
 pub mod operations;
 pub mod provider;
 pub mod resources;
+pub mod throttle;
 
 use std::time::Instant;
 
@@ -28,12 +31,16 @@ use crate::arm::{Arm, ArmError, ArmRequest, ArmResult};
 use crate::runtime::Runtime;
 use identity::Tokens;
 
-/// What the HTTP handlers read: the ARM service, the runtime (instance views, rule health)
-/// and the token issuer.
+/// What the HTTP handlers read: the ARM service, the runtime (instance views, rule health),
+/// the token issuer, and what every ARM request passes ([`guard`]).
 pub struct Api {
     pub arm: Arc<Arm>,
     pub runtime: Arc<Runtime>,
     pub tokens: Tokens,
+    /// Whether ARM requests need a token (`--auth`).
+    pub auth: auth::AuthMode,
+    /// ARM's throttling and the per-client in-flight cap.
+    pub throttle: throttle::Throttle,
 }
 
 pub type ApiState = Arc<Api>;
@@ -109,16 +116,21 @@ async fn request_log(req: Request<Body>, next: Next) -> Response {
     response
 }
 
-/// Every ARM route: read the request once, dispatch, render errors as ARM errors.
+/// Every ARM route: admit (sizes, token, throttle), read the request once, dispatch, render
+/// errors as ARM errors.
 async fn arm(State(app): State<ApiState>, req: Request<Body>) -> Response {
+    let admission = match guard::admit(&app, &req) {
+        Ok(a) => a,
+        Err(refused) => return *refused,
+    };
     let req = match ArmRequest::read(req).await {
         Ok(r) => r,
-        Err(e) => return e.into_response(),
+        Err(e) => return admission.finish(e.into_response()),
     };
-    match dispatch(&app, &req).await {
+    admission.finish(match dispatch(&app, &req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
-    }
+    })
 }
 
 async fn dispatch(app: &ApiState, req: &ArmRequest) -> ArmResult<Response> {
@@ -264,6 +276,9 @@ async fn subscription_scope(
         ] => {
             only(req, &[Method::GET])?;
             operations::provider_operation(app, req, sub, kind, id).await
+        }
+        ["providers", "microsoft.compute", "locations", _, "usages"] => {
+            compute::limits::usages(app, req, sub, &req.segments[5]).await
         }
         [
             "providers",

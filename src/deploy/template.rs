@@ -218,9 +218,14 @@ impl ParamDef {
             for c in candidates {
                 if !allowed.iter().any(|a| json_equals(a, c)) {
                     let list: Vec<String> = allowed.iter().map(to_arm_string).collect();
+                    // A secure value is never echoed, not even in an error.
+                    let shown = if self.ty.is_secure() {
+                        "(secure value)".to_string()
+                    } else {
+                        to_arm_string(c)
+                    };
                     return Err(invalid(format!(
-                        "The value '{}' is not part of the allowed value(s): '{}'",
-                        to_arm_string(c),
+                        "The value '{shown}' is not part of the allowed value(s): '{}'",
                         list.join(",")
                     )));
                 }

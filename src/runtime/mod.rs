@@ -55,6 +55,8 @@ pub struct RuntimeConfig {
     pub image_commands: Vec<String>,
     /// How long metric minutes are kept (`--metrics-retention-days`).
     pub metrics_retention: chrono::TimeDelta,
+    /// Total regional vCPUs of instances per subscription and region (`--vcpu-quota`).
+    pub vcpu_quota: u64,
 }
 
 /// The runtime's parts, owned by the app.
@@ -70,6 +72,9 @@ pub struct Runtime {
     /// Between SIGTERM and SIGKILL when an instance stops.
     pub grace: Duration,
     pub image_commands: Vec<String>,
+    /// Total regional vCPUs of instances per subscription and region: how many processes
+    /// scale sets may ask this machine for.
+    pub vcpu_quota: u64,
     /// Outgoing webhooks (autoscale and alert notifications), delivered in the background.
     pub webhooks: webhook::Webhooks,
     /// The plan the reconciler applied last, for views.
@@ -131,6 +136,7 @@ impl Runtime {
             proxy,
             grace: config.grace,
             image_commands: config.image_commands,
+            vcpu_quota: config.vcpu_quota,
             webhooks: webhook::Webhooks::new(clock, tasks.clone(), shutdown.clone()),
             plan: ArcSwap::from_pointee(Plan::default()),
             observed: watch::Sender::new(0),

@@ -9,6 +9,7 @@ pub mod load;
 pub mod insights;
 pub mod process;
 pub mod receiver;
+pub mod rng;
 pub mod scale_set;
 
 use std::path::{Path, PathBuf};
@@ -49,7 +50,7 @@ impl TestArmlet {
         config.termination_grace = 3.0;
         config.address_block = next_address_block();
         let armlet = Armlet::start(config).await.expect("armlet starts");
-        let client = client_for(&armlet.ca_cert());
+        let client = signed_in_client(&armlet.ca_cert(), &armlet.endpoint()).await;
         TestArmlet {
             armlet,
             client,
@@ -90,6 +91,41 @@ pub fn client_for(ca: &Path) -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
+}
+
+/// A client signed in the way `az` and the SDKs are: it asks armlet's token endpoint for a
+/// management token (client credentials; any secret works) and sends it on every request.
+pub async fn signed_in_client(ca: &Path, endpoint: &str) -> reqwest::Client {
+    let token = access_token(&client_for(ca), endpoint, "test-client").await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    let pem = std::fs::read(ca).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .default_headers(headers)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// A management access token for `client_id` from armlet's OAuth2 token endpoint.
+pub async fn access_token(client: &reqwest::Client, endpoint: &str, client_id: &str) -> String {
+    let url = format!(
+        "{endpoint}/{}/oauth2/v2.0/token",
+        armlet::config::DEFAULT_TENANT
+    );
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("client_secret", "any"),
+        ("scope", "https://management.core.windows.net//.default"),
+    ];
+    let (status, body) = send(client.post(url).form(&form)).await;
+    assert_eq!(status, 200, "token endpoint: {body}");
+    body["access_token"].as_str().unwrap().to_string()
 }
 
 /// Sends a request and returns the status and the JSON body (`Null` when empty).

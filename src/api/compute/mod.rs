@@ -7,6 +7,7 @@ pub mod images;
 pub mod instances;
 pub mod lifecycle;
 pub mod rolling_upgrades;
+pub mod limits;
 pub mod scale_set;
 pub mod virtual_machine;
 pub mod vm;

@@ -9,6 +9,7 @@
 
 pub mod cidr;
 pub mod health_events;
+pub mod limits;
 pub mod load_balancer;
 pub mod nic;
 pub mod resolution;
