@@ -1,6 +1,7 @@
 //! Quotas and limits: the regional vCPU quota is listed by `usages` (`az vm list-usage`) and
 //! a create or scale-out past it fails with Azure's `OperationNotAllowed` message, storing
-//! nothing and starting no process; a load balancer keeps Azure's per-resource limits.
+//! nothing and starting no process; so does growing past one placement group's 100
+//! instances; a load balancer keeps Azure's per-resource limits.
 
 mod common;
 
@@ -74,6 +75,25 @@ async fn scale_outs_past_the_regional_vcpu_quota_fail_and_store_nothing() {
         t.get(&instances).await.1["value"].as_array().unwrap().len(),
         2
     );
+    // One placement group (Azure's default for Uniform) holds at most 100 instances; without
+    // it the quota is what stops the scale-out.
+    let (s, e) = t.patch(&web, json!({"sku": {"capacity": 101}})).await;
+    assert_eq!(s, 409, "{e}");
+    assert_eq!(
+        e["error"]["message"],
+        "Unable to create or update VirtualMachineScaleSet 'web' as it exceeds the total limit of '100' Virtual Machine instances."
+    );
+    let spread = json!({"sku": {"capacity": 101}, "properties": {"singlePlacementGroup": false}});
+    let (s, e) = t.patch(&web, spread).await;
+    assert_eq!(s, 409, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Total Regional Cores quota"),
+        "{e}"
+    );
+    assert_eq!(t.get(&web).await.1["sku"]["capacity"], 2, "nothing stored");
 
     // A second scale set counts against the same region.
     let other = format!(
@@ -149,6 +169,22 @@ async fn az_lists_usage_and_reports_the_quota_error() {
         .await;
     assert!(
         err.contains("OperationNotAllowed") && err.contains("Total Regional Cores quota"),
+        "{err}"
+    );
+    let err = az
+        .fails(&[
+            "vmss",
+            "scale",
+            "-g",
+            "rg",
+            "-n",
+            "web",
+            "--new-capacity",
+            "150",
+        ])
+        .await;
+    assert!(
+        err.contains("exceeds the total limit of '100' Virtual Machine instances"),
         "{err}"
     );
     t.stop().await;

@@ -1,5 +1,6 @@
 //! Quotas and limits a scale-set write must keep, read inside its write transaction so that
-//! two concurrent scale-outs cannot both pass: the regional vCPU quota
+//! two concurrent scale-outs cannot both pass: a single placement group's 100 instances, the
+//! regional vCPU quota
 //! ([`crate::model::compute::quota`]) and the limits of the load balancers its instances join
 //! ([`crate::model::network::limits`]). Also the `usages` list (`az vm list-usage`).
 
@@ -76,6 +77,7 @@ pub async fn check_scale_set(
     if after.instances <= before.instances && after.vcpus <= before.vcpus {
         return Ok(());
     }
+    quota::check_placement_group(cx.id.name(), before, doc)?;
     let me = cx.id.key();
     let rows = cx.list(&scale_set_query(&cx.id.subscription)).await?;
     let others: Vec<&Resource> = rows

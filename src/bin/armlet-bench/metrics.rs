@@ -168,6 +168,7 @@ pub fn routing(fleet: &Fleet) -> Vec<proxy::FrontendRule> {
                     key: b.instance.clone(),
                     addr: b.addr,
                     probe: Some(proxy_probe(b)),
+                    draining: false,
                 })
                 .collect(),
             distribution: proxy::Distribution::Default,

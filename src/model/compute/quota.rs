@@ -60,6 +60,46 @@ pub fn check_cores(
     ))
 }
 
+/// The most instances a scale set in a single placement group holds ("When true this limits
+/// the scale set to a single placement group, of max size 100 virtual machines", the
+/// `singlePlacementGroup` property in the Compute spec).
+pub const SINGLE_PLACEMENT_GROUP_MAX: u64 = 100;
+
+/// Whether a scale set lives in one placement group: Uniform ones do unless
+/// `singlePlacementGroup` is false (Azure's default is true; `az vmss create` turns it off
+/// above 100 instances); Flexible ones have no placement group limit of this kind.
+fn single_placement_group(doc: &Value) -> bool {
+    let mode = doc["properties"]["orchestrationMode"]
+        .as_str()
+        .unwrap_or("Uniform");
+    let spg = &doc["properties"]["singlePlacementGroup"];
+    let off = spg.as_bool() == Some(false)
+        || spg
+            .as_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("false"));
+    mode.eq_ignore_ascii_case("Uniform") && !off
+}
+
+/// Fails when scale set `name` grows past one placement group's 100 instances, with the
+/// answer Compute gives (409 `OperationNotAllowed`, as Terraform's azurerm issue #6 in
+/// hashicorp/terraform-azurerm-nomad quotes it). Scaling in always passes.
+pub fn check_placement_group(name: &str, before: Footprint, doc: &Value) -> ArmResult<()> {
+    let after = footprint(doc);
+    if after.instances <= SINGLE_PLACEMENT_GROUP_MAX
+        || after.instances <= before.instances
+        || !single_placement_group(doc)
+    {
+        return Ok(());
+    }
+    Err(ArmError::new(
+        StatusCode::CONFLICT,
+        "OperationNotAllowed",
+        format!(
+            "Unable to create or update VirtualMachineScaleSet '{name}' as it exceeds the total limit of '{SINGLE_PLACEMENT_GROUP_MAX}' Virtual Machine instances."
+        ),
+    ))
+}
+
 /// Azure's quota family of a size name: `Standard_D2s_v5` → `standardDSv5Family`,
 /// `Standard_B2ms` → `standardBSFamily`, `Standard_A1_v2` → `standardAv2Family`.
 pub fn family(size: &str) -> String {
@@ -158,6 +198,30 @@ mod tests {
         ));
         // Scaling in is always allowed, even over the limit.
         assert!(check_cores(1, "eastus", 100, big, small).is_ok());
+    }
+
+    #[test]
+    fn one_placement_group_holds_at_most_100_instances() {
+        let small = footprint(&vmss("Standard_B1s", 2));
+        let e = check_placement_group("web", small, &vmss("Standard_B1s", 101)).unwrap_err();
+        assert_eq!(
+            (e.status, e.code.as_str()),
+            (StatusCode::CONFLICT, "OperationNotAllowed")
+        );
+        assert_eq!(
+            e.message,
+            "Unable to create or update VirtualMachineScaleSet 'web' as it exceeds the total limit of '100' Virtual Machine instances."
+        );
+        assert!(check_placement_group("web", small, &vmss("Standard_B1s", 100)).is_ok());
+        let mut spread = vmss("Standard_B1s", 1000);
+        spread["properties"] = json!({"singlePlacementGroup": false});
+        assert!(check_placement_group("web", small, &spread).is_ok());
+        let mut flexible = vmss("Standard_B1s", 500);
+        flexible["properties"] = json!({"orchestrationMode": "Flexible"});
+        assert!(check_placement_group("web", small, &flexible).is_ok());
+        // An existing large scale set may always shrink.
+        let big = footprint(&vmss("Standard_B1s", 300));
+        assert!(check_placement_group("web", big, &vmss("Standard_B1s", 200)).is_ok());
     }
 
     #[test]
