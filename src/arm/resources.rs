@@ -364,9 +364,15 @@ pub async fn patch(arm: &Arc<Arm>, id: &ResourceId, req: &ArmRequest) -> ArmResu
         });
     }
     let api_version = req.api_version()?;
-    let patch = req.json_object()?;
+    let mut patch = req.json_object()?;
+    // Tags are one value in ARM's PATCH: given tags replace the stored set, as `patch_tags`
+    // does (merging them would make a removed tag impossible to drop).
+    let tags = patch.remove("tags");
     let mut doc = get_stored(arm, id).await?.body;
     crate::model::merge::merge(&mut doc, Value::Object(patch));
+    if let Some(tags) = tags {
+        doc["tags"] = tags;
+    }
     let Value::Object(body) = doc else {
         return Err(ArmError::internal("stored document is not an object"));
     };
