@@ -177,6 +177,13 @@ async fn az_manages_autoscale_and_the_engine_follows() {
     let t = start_scaled(60.0).await;
     let az = az(&t).await;
     let frontend = tutorial_scale_set(&t, "Standard_D2s_v3").await;
+    // Traffic from the start: the collector's real (idle) CPU may scale in as soon as the
+    // rules exist, and every instance must have served before it goes.
+    let traffic = Traffic::start(&t, frontend);
+    wait_served_by_all(&traffic, 3).await;
+    // The collector measures the idle instances' real CPU; 100 samples a minute at 50 %
+    // (neither rule's side) outweigh its one and hold capacity until the test lowers them.
+    let cpu = FakeCpu::start(&t, &vmss_id(), 50.0);
     let created = tutorial_commands(&az).await;
     assert_eq!(created["targetResourceUri"], vmss_id());
     let setting = setting_id(RG, SETTING);
@@ -300,8 +307,7 @@ async fn az_manages_autoscale_and_the_engine_follows() {
         updated["notifications"][0]["webhooks"][0]["serviceUri"],
         hook.url
     );
-    let traffic = Traffic::start(&t, frontend);
-    let cpu = FakeCpu::start(&t, &vmss_id(), 5.0);
+    cpu.set(5.0);
     wait_capacity(&t, 2, Duration::from_secs(60)).await;
     eventually(Duration::from_secs(30), || async {
         common::http::rotation(frontend, 12)
@@ -636,6 +642,19 @@ async fn az_manages_autoscale_and_the_engine_follows() {
     t.stop().await;
 }
 
+/// Waits until `n` different instances have answered requests of `traffic`.
+async fn wait_served_by_all(traffic: &Traffic, n: usize) {
+    eventually(Duration::from_secs(30), || async {
+        let served: std::collections::BTreeSet<String> = traffic
+            .log()
+            .into_iter()
+            .filter_map(|(_, name)| name)
+            .collect();
+        (served.len() >= n).then_some(())
+    })
+    .await;
+}
+
 /// Starts `burners` CPU burners of `seconds` on every instance of the scale set, directly
 /// on each instance's address (the built-in app's `GET /burn`).
 async fn burn(t: &TestArmlet, seconds: u32, burners: usize) {
@@ -675,6 +694,8 @@ async fn tutorial_step_5_scales_on_real_cpu() {
     // One vCPU per instance (Standard_B1s): on a small CI machine two busy instances can
     // then read above 70 %; a Standard_D2s_v3 would need more cores than the host has.
     let frontend = tutorial_scale_set(&t, "Standard_B1s").await;
+    let traffic = Traffic::start(&t, frontend);
+    wait_served_by_all(&traffic, 3).await;
     tutorial_commands(&az).await;
 
     // The rules read the instances' real CPU, measured by armlet's metrics collector.
@@ -704,7 +725,6 @@ async fn tutorial_step_5_scales_on_real_cpu() {
 
     // Idle: in by one to the minimum of 2, the removed instance out of rotation before it
     // stops (no client request fails).
-    let traffic = Traffic::start(&t, frontend);
     wait_capacity(&t, 2, Duration::from_secs(90)).await;
     eventually(Duration::from_secs(30), || async {
         common::http::rotation(frontend, 12)

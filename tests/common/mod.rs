@@ -5,8 +5,8 @@
 pub mod autoscale;
 pub mod deploy;
 pub mod http;
-pub mod load;
 pub mod insights;
+pub mod load;
 pub mod process;
 pub mod receiver;
 pub mod rng;

@@ -6,8 +6,8 @@
 pub mod action_groups;
 pub mod activity_log;
 pub mod autoscale;
-pub mod metric_alerts;
 pub mod diagnostic_settings;
+pub mod metric_alerts;
 pub mod metrics;
 pub mod predictive_metrics;
 
