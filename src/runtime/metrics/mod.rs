@@ -147,7 +147,7 @@ impl Pass {
         }
         store.write_metric_minutes(&self.pending).await?;
         self.pending.clear();
-        if self.passes % PRUNE_EVERY == 0 {
+        if self.passes.is_multiple_of(PRUNE_EVERY) {
             let gone = store.prune_metric_minutes(now - self.retention).await?;
             if gone > 0 {
                 tracing::info!(minutes = gone, "pruned metric minutes past retention");
