@@ -96,6 +96,8 @@ impl App {
                 instance_exe,
                 grace: Duration::from_secs_f64(config.termination_grace),
                 image_commands: config.image_commands.clone(),
+                metrics_retention: chrono::TimeDelta::days(config.metrics_retention_days.into()),
+                vcpu_quota: config.limits.vcpu_quota(),
             },
             store.clone(),
             &shutdown,
@@ -126,6 +128,11 @@ impl App {
                 Some(f) => crate::api::armlet::Readiness::Starting(f.describe()),
                 None => crate::api::armlet::Readiness::Ready,
             }),
+            auth: config.limits.auth,
+            throttle: crate::api::throttle::Throttle::new(crate::api::throttle::ThrottleConfig {
+                buckets: config.limits.throttling == crate::config::Throttling::Azure,
+                client_concurrency: config.limits.client_concurrency as usize,
+            }),
         });
         runtime
             .imds
@@ -134,6 +141,10 @@ impl App {
         tasks.spawn(crate::runtime::reconciler::run(
             runtime.clone(),
             arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::runtime::metrics::run(
+            runtime.clone(),
             shutdown.clone(),
         ));
         tasks.spawn(crate::controllers::alerts::run(
@@ -173,6 +184,21 @@ impl App {
             runtime.clone(),
             fleet,
             arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        // Diagnostic settings that send AllMetrics to a Log Analytics workspace.
+        tasks.spawn(crate::runtime::log_export::run(
+            store.clone(),
+            runtime.clock,
+            arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::controllers::autoscale::run(
+            crate::controllers::autoscale::Engine {
+                arm: arm.clone(),
+                clock: runtime.clock,
+                webhooks: runtime.webhooks.clone(),
+            },
             shutdown.clone(),
         ));
         Ok(Arc::new(App {

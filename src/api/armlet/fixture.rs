@@ -94,12 +94,24 @@ pub async fn deploy(app: ApiState, fixture: Fixture, shutdown: CancellationToken
     app.management.readiness.send_replace(readiness);
 }
 
-/// One request through armlet's own router: the status and the JSON body.
+/// One request through armlet's own router, signed in as the application
+/// `armlet-fixture` (a token armlet issues, as its token endpoint would): the status and
+/// the JSON body.
 async fn call(app: &ApiState, method: Method, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let token = app.tokens.issue(
+        "https://localhost",
+        crate::api::auth::ARM_AUDIENCES[0],
+        &crate::api::identity::Subject {
+            tenant: &app.tokens.tenant_id,
+            client_id: "armlet-fixture",
+            user: None,
+        },
+    );
     let req = Request::builder()
         .method(method)
         .uri(path)
         .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
         .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
         .expect("a request of static parts");
     let response = match crate::api::router(app.clone()).oneshot(req).await {
