@@ -622,3 +622,19 @@ async fn clock_advance_ends_a_rolling_upgrade_pause_and_reset_waits_for_the_upgr
     let (s, r) = post(t, "/_armlet/reset", json!({})).await;
     assert_eq!(s, 200, "{r}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_instance_does_not_hold_up_shutdown() {
+    let lab = Lab::start().await;
+    lab.inject("freeze", &lab.instance(0), json!({})).await;
+    lab.inject("freeze", &lab.instance(1), json!({})).await;
+    // Continued before they are stopped, they end on SIGTERM rather than after the grace
+    // period (3 s in tests) and SIGKILL.
+    let start = Instant::now();
+    lab.t.stop().await;
+    assert!(
+        start.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        start.elapsed()
+    );
+}

@@ -61,6 +61,8 @@ pub async fn run(rt: Arc<Runtime>, mut changes: watch::Receiver<u64>, shutdown: 
         }
     }
     rt.proxy.publish(Arc::new(RoutingTable::default()));
+    // Frozen instances continue, so that they can act on their SIGTERM.
+    rt.clear_all_faults().await;
     rt.supervisor.stop_all(rt.grace).await;
     tracing::info!("all instance processes stopped");
 }
