@@ -278,7 +278,7 @@ impl Runtime {
             .await
     }
 
-    async fn undo(&self, fault: &Fault) {
+    pub(super) async fn undo(&self, fault: &Fault) {
         match fault.kind {
             FaultKind::Freeze => {
                 if let Err(e) = self.supervisor.signal(&fault.key, Signal::CONT) {

@@ -115,6 +115,8 @@ pub async fn reconcile(rt: &Runtime) -> anyhow::Result<bool> {
             id = f.id,
             "fault dropped: its target is gone"
         );
+        // A frozen process about to be removed continues, so it can act on its SIGTERM.
+        rt.undo(&f).await;
     }
     let faults = rt.faults.load();
     // An injected `scaleSetDown`: its instances are planned as not running, so they leave
