@@ -100,7 +100,7 @@ pub async fn pass(rt: &Runtime, now: DateTime<Utc>) -> anyhow::Result<Vec<Health
     for lb in &state.load_balancers {
         let r = resolution::resolve(lb, &state.public_ips, &state.ip_configs);
         let key = r.lb_id.to_ascii_lowercase();
-        let mut candidates = no_healthy_backends(&key, &rule_health(&r, &table, &stopped), now);
+        let mut candidates = no_healthy_backends(&key, &rule_health(&r, &table, stopped), now);
         let vip: Vec<PortAvailability> = rt
             .store
             .metric_minutes(&key, "VipAvailability", minute_start, minute_end)
