@@ -83,6 +83,8 @@ impl App {
                 instance_exe,
                 grace: Duration::from_secs_f64(config.termination_grace),
                 image_commands: config.image_commands.clone(),
+                metrics_retention: chrono::TimeDelta::days(config.metrics_retention_days.into()),
+                vcpu_quota: config.limits.vcpu_quota(),
             },
             store.clone(),
             &shutdown,
@@ -92,6 +94,10 @@ impl App {
         workers.register(resources::PROVISION_KIND, resources::ProvisionWorker);
         workers.register(groups::DELETE_KIND, groups::DeleteWorker);
         crate::deploy::engine::register(&mut workers);
+        workers.register(
+            crate::api::compute::rolling_upgrades::OPERATION_KIND,
+            crate::api::compute::rolling_upgrades::RollingUpgradeWorker,
+        );
         let arm = Arc::new(Arm::new(ArmParts {
             store: store.clone(),
             registry: crate::api::registry(&runtime, config.address_block),
@@ -105,10 +111,54 @@ impl App {
             arm: arm.clone(),
             runtime: runtime.clone(),
             tokens,
+            auth: config.limits.auth,
+            throttle: crate::api::throttle::Throttle::new(crate::api::throttle::ThrottleConfig {
+                buckets: config.limits.throttling == crate::config::Throttling::Azure,
+                client_concurrency: config.limits.client_concurrency as usize,
+            }),
         });
+        runtime
+            .imds
+            .set_router(crate::api::imds::router(api.clone()));
         arm.resume_operations().await?;
         tasks.spawn(crate::runtime::reconciler::run(
             runtime.clone(),
+            arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::runtime::metrics::run(
+            runtime.clone(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::controllers::alerts::run(
+            Arc::new(crate::controllers::alerts::AlertEngine::new(
+                arm.clone(),
+                &runtime,
+            )),
+            arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        // The scale-set lifecycle controllers write instances through the Compute provider.
+        let fleet: Arc<dyn crate::runtime::upgrade::fleet::Fleet> =
+            Arc::new(crate::api::compute::fleet::ApiFleet {
+                arm: arm.clone(),
+                address_block: config.address_block,
+            });
+        tasks.spawn(crate::runtime::upgrade::rolling::run(
+            runtime.clone(),
+            fleet.clone(),
+            arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::runtime::upgrade::automatic_repairs::run(
+            runtime.clone(),
+            fleet.clone(),
+            arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::runtime::upgrade::terminate::run(
+            runtime.clone(),
+            fleet,
             arm.subscribe_changes(),
             shutdown.clone(),
         ));
@@ -122,6 +172,14 @@ impl App {
             store.clone(),
             runtime.clock,
             arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::controllers::autoscale::run(
+            crate::controllers::autoscale::Engine {
+                arm: arm.clone(),
+                clock: runtime.clock,
+                webhooks: runtime.webhooks.clone(),
+            },
             shutdown.clone(),
         ));
         Ok(Arc::new(App {

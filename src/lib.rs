@@ -9,6 +9,7 @@
 //! - [`model`]: value types shared by providers and runtime (durations, merge).
 //! - [`runtime`]: the clock and the runtime that runs instances and carries traffic.
 //! - [`tls`]: the local CA and server certificate.
+//! - [`controllers`]: reconcilers that act through ARM (the metric alert and autoscale engines).
 //! - [`deploy`]: ARM template deployments: the expression language and (as it lands) the engine.
 //! - [`az_env`]: the `az` CLI configuration `armlet az-env` points a shell at.
 //! - [`embedded`]: start armlet inside a test or another program.
@@ -18,6 +19,7 @@ pub mod app;
 pub mod arm;
 pub mod az_env;
 pub mod config;
+pub mod controllers;
 pub mod deploy;
 pub mod embedded;
 pub mod metrics;

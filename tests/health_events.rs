@@ -1,8 +1,9 @@
 //! The LoadBalancerHealthEvent log category end to end: a scale set behind the tutorial's
 //! load balancer, a diagnostic setting sending the category to a workspace, and events that
 //! come from what armlet observes: every instance failing its probe (or stopped) gives
-//! NoHealthyBackends, a low VipAvailability minute gives DataPathAvailabilityCritical, read
-//! back with KQL; a setting without the category gets no rows.
+//! NoHealthyBackends, and the collector's data-path probe then failing (VipAvailability 0)
+//! gives DataPathAvailabilityCritical, read back with KQL; a setting without the category
+//! gets no rows.
 
 mod common;
 
@@ -10,9 +11,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use armlet::config::ServeConfig;
-use armlet::metrics::series::{Aggregate, MinutePoint, dimensions, minute_of};
 use armlet::model::network::health_events::{HealthEvent, HealthEventType};
 use armlet::runtime::health_events;
+use chrono::DateTime;
 use common::scale_set::*;
 use common::*;
 use serde_json::{Value, json};
@@ -178,7 +179,6 @@ async fn health_events_come_from_the_probes_and_reach_the_workspace() {
     let s = setup().await;
     let t = &s.t;
     let ip = s.ip;
-    let lb = &s.lb;
     assert!(
         query(t, &s.customer, NO_HEALTHY).await.is_empty(),
         "healthy backends"
@@ -194,34 +194,23 @@ async fn health_events_come_from_the_probes_and_reach_the_workspace() {
         no_healthy(&detect(&s).await),
         "one backend of two is still up"
     );
+    let down_at = t.armlet.app.runtime.clock.now_utc();
     admin(s.instance_http[1], "/admin/unhealthy").await;
     no_healthy_row(&s).await;
 
-    // The data path: minutes of VipAvailability at 10 % on port 80, as the collector stores them.
-    let now = t.armlet.app.runtime.clock.now_utc();
-    let points: Vec<MinutePoint> = (-3..10)
-        .map(|m| {
-            MinutePoint::new(
-                &lb.to_ascii_lowercase(),
-                "VipAvailability",
-                dimensions([
-                    ("FrontendIPAddress", ip.to_string().as_str()),
-                    ("FrontendPort", "80"),
-                ]),
-                minute_of(now) + chrono::TimeDelta::minutes(m),
-                Aggregate::sample(10.0),
-            )
-        })
-        .collect();
-    t.armlet
-        .app
-        .store
-        .write_metric_minutes(&points)
-        .await
-        .unwrap();
+    // The data path: the collector's data-path probe now finds no backend, its VipAvailability
+    // minutes are 0, and the frontend's data path is critical. (A minute before the instances
+    // were up may have given an earlier event: only those after both went down count.)
     let rows = eventually(Duration::from_secs(30), || async {
-        let rows = query(t, &s.customer, "ALBHealthEvent | where HealthEventType startswith 'DataPath' | project HealthEventType, Severity, Description").await;
-        (!rows.is_empty()).then_some(rows)
+        let rows = query(t, &s.customer, "ALBHealthEvent | where HealthEventType startswith 'DataPath' | project TimeGenerated, HealthEventType, Severity, Description, FrontendIP").await;
+        let after: Vec<Value> = rows
+            .into_iter()
+            .filter(|r| {
+                DateTime::parse_from_rfc3339(r[0].as_str().unwrap()).unwrap() > down_at
+            })
+            .map(|r| Value::Array(r.as_array().unwrap()[1..].to_vec()))
+            .collect();
+        (!after.is_empty()).then_some(after)
     })
     .await;
     assert_eq!(rows[0][0], "DataPathAvailabilityCritical");
@@ -233,6 +222,7 @@ async fn health_events_come_from_the_probes_and_reach_the_workspace() {
             .contains("is below 25% on the following ports: 80."),
         "{rows:?}"
     );
+    assert_eq!(rows[0][3], ip.to_string());
     // The setting that sends only AllMetrics puts no ALBHealthEvent rows in its workspace.
     assert!(
         query(t, &s.metrics_only, "ALBHealthEvent").await.is_empty(),

@@ -15,8 +15,17 @@ fn allowed(layer: &str) -> Option<&'static [&'static str]> {
         "arm" => &["model", "store"],
         "runtime" => &["model", "metrics", "store", "config"],
         "deploy" => &["model", "store", "arm"],
+        "controllers" => &["model", "metrics", "store", "arm", "runtime", "config"],
         "api" => &[
-            "model", "metrics", "store", "arm", "runtime", "deploy", "config", "tls",
+            "model",
+            "metrics",
+            "store",
+            "arm",
+            "runtime",
+            "deploy",
+            "controllers",
+            "config",
+            "tls",
         ],
         // The wiring at the top may use everything.
         "app" | "embedded" | "az_env" | "main" | "lib" | "bin" => return None,

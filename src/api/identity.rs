@@ -49,6 +49,8 @@ pub fn router() -> Router<ApiState> {
 /// Signs access tokens.
 pub struct Tokens {
     key: jsonwebtoken::EncodingKey,
+    /// The same secret, to check the tokens ARM requests carry ([`super::auth`]).
+    pub verifier: jsonwebtoken::DecodingKey,
     pub tenant_id: String,
 }
 
@@ -83,6 +85,7 @@ impl Tokens {
     pub fn new(secret: &[u8], tenant_id: &str) -> Self {
         Tokens {
             key: jsonwebtoken::EncodingKey::from_secret(secret),
+            verifier: jsonwebtoken::DecodingKey::from_secret(secret),
             tenant_id: tenant_id.to_string(),
         }
     }
@@ -283,7 +286,7 @@ async fn token(
 }
 
 /// The managed-identity endpoints (IMDS `/metadata/identity/oauth2/token`, App Service `/msi/token`).
-async fn managed_identity_token(
+pub(crate) async fn managed_identity_token(
     State(app): State<ApiState>,
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,

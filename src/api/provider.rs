@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use super::{method_not_allowed, only};
 use crate::api::ApiState;
 use crate::arm::lro::{self, Polling};
+use crate::arm::resource_type::ResourceType;
 use crate::arm::resources::{self as generic, child_of, resolve_type};
 use crate::arm::{ArmRequest, ArmResult, ResourceId, list};
 
@@ -60,29 +61,13 @@ pub async fn handle(
                 let out =
                     generic::put_started(arm, &id, api_version, req.json_object()?, Some(req))
                         .await?;
-                let status = if out.created {
-                    StatusCode::CREATED
-                } else {
-                    StatusCode::OK
-                };
-                let location = out.doc["location"].as_str().unwrap_or("eastus").to_string();
-                let response = (status, Json(out.doc)).into_response();
-                Ok(match out.operation {
-                    Some(op) => {
-                        let style = Polling::Provider {
-                            namespace: &id.namespace,
-                            location: &location,
-                        };
-                        lro::with_poll_headers(
-                            response,
-                            &lro::poll_urls(&req.base, sub, &op, api_version, &style),
-                        )
-                    }
-                    None => response,
-                })
+                Ok(respond(ty.as_ref(), req, &id, api_version, out))
             }
             Method::GET | Method::HEAD => Ok(Json(generic::get(arm, &id).await?).into_response()),
-            Method::PATCH => Ok(Json(generic::patch_tags(arm, &id, req).await?).into_response()),
+            Method::PATCH => {
+                let out = generic::patch(arm, &id, req).await?;
+                Ok(respond(ty.as_ref(), req, &id, api_version, out))
+            }
             Method::DELETE => Ok(if generic::delete(arm, &id, Some(req)).await? {
                 StatusCode::OK
             } else {
@@ -132,5 +117,36 @@ pub async fn handle(
             }
         }
         rest => ty.route(arm, req, &id, rest).await,
+    }
+}
+
+/// The answer to a create, update or patch: 201 (200 for types whose spec says so) or 200,
+/// with polling headers when the type provisions asynchronously.
+fn respond(
+    ty: &dyn ResourceType,
+    req: &ArmRequest,
+    id: &ResourceId,
+    api_version: &str,
+    out: generic::PutOutcome,
+) -> Response {
+    let status = if out.created && !ty.created_with_ok() {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let location = out.doc["location"].as_str().unwrap_or("eastus").to_string();
+    let response = (status, Json(out.doc)).into_response();
+    match out.operation {
+        Some(op) => {
+            let style = Polling::Provider {
+                namespace: &id.namespace,
+                location: &location,
+            };
+            lro::with_poll_headers(
+                response,
+                &lro::poll_urls(&req.base, &id.subscription, &op, api_version, &style),
+            )
+        }
+        None => response,
     }
 }

@@ -27,6 +27,16 @@ pub struct Child {
     pub writable: bool,
 }
 
+/// How a type takes PATCH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Patch {
+    /// Only `tags` (ARM's `TagsObject`, what Microsoft.Network types accept).
+    Tags,
+    /// The body is merged into the resource like a partial PUT (e.g. a scale set's
+    /// `VirtualMachineScaleSetUpdate`); the type's `prepare` does the merge.
+    Merge,
+}
+
 /// What a type's hooks may use during a write: the open write transaction.
 pub struct WriteCx<'a> {
     pub arm: &'a Arm,
@@ -68,6 +78,23 @@ pub trait ResourceType: Send + Sync + 'static {
     /// Child collections served from this type's document.
     fn children(&self) -> &'static [Child] {
         &[]
+    }
+
+    /// How PATCH applies to this type.
+    fn patch(&self) -> Patch {
+        Patch::Tags
+    }
+
+    /// The location to store for a PUT's `location`; the default accepts Azure's regions.
+    /// Types whose location is `global` (action groups, metric alerts) override it.
+    fn location(&self, given: &str) -> ArmResult<String> {
+        super::location::parse_for(given, self.type_name())
+    }
+
+    /// Whether a PUT that creates answers 200 rather than 201 (types whose spec declares only
+    /// 200, e.g. metric alerts: az refuses a 201 from them).
+    fn created_with_ok(&self) -> bool {
+        false
     }
 
     /// Azure's naming rule for this type; the default is the common Microsoft.Network one.

@@ -33,6 +33,28 @@ pub fn tags(body: &Value) -> ArmResult<BTreeMap<String, String>> {
     }
 }
 
+/// Azure's naming rule for these types ("Naming rules and restrictions for Azure resources",
+/// Microsoft.Insights): 1-260 characters, none of `forbidden` or control characters, not
+/// ending with a space or a period.
+pub fn check_name(type_name: &str, name: &str, forbidden: &str) -> ArmResult<()> {
+    let ok = (1..=260).contains(&name.chars().count())
+        && !name
+            .chars()
+            .any(|c| c.is_control() || forbidden.contains(c))
+        && !name.ends_with([' ', '.']);
+    if ok {
+        Ok(())
+    } else {
+        Err(ArmError::bad_request(
+            "InvalidResourceName",
+            format!(
+                "Resource name {name} is invalid. The name can be up to 260 characters long, can't contain {forbidden} or control characters, and can't end with a space or a period."
+            ),
+        )
+        .with_target(type_name.to_string()))
+    }
+}
+
 /// True when `s` is an absolute `http`/`https` URL with a host (what a receiver can be called at).
 pub fn is_http_url(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
@@ -72,6 +94,16 @@ mod tests {
             tags(&json!({"tags": {"a": 1}})).unwrap_err().code,
             "InvalidRequestContent"
         );
+    }
+
+    #[test]
+    fn names_follow_the_insights_rule() {
+        assert!(check_name("t", "VMSS-UnhealthyInstances", "*#&+:<>?@%{}\\/").is_ok());
+        assert!(check_name("t", "my alert (prod)", "*#").is_ok());
+        for bad in ["", "a#b", "a.", "a ", "a\nb"] {
+            assert!(check_name("t", bad, "*#").is_err(), "{bad:?}");
+        }
+        assert!(check_name("t", &"a".repeat(261), "").is_err());
     }
 
     #[test]

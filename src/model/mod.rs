@@ -9,6 +9,8 @@
 //! - [`log_analytics`]: workspace tables, query results and the KQL subset.
 
 pub mod action_group;
+pub mod activity_log;
+pub mod alerts_management;
 pub mod autoscale;
 pub mod compute;
 pub mod diagnostic_settings;

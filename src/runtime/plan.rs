@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::ports::PortRule;
+use super::probe::app_health::AppHealthSettings;
 use crate::model::compute::instance::{Instance, PowerState};
 use crate::model::network::resolution::{self, NatOrigin, ProbeBinding};
 use crate::model::network::{
@@ -64,6 +65,9 @@ pub struct InstancePlan {
     pub generation: u64,
     pub reimages: u64,
     pub power: PowerState,
+    /// The VM size (`Standard_D2s_v3`): `Percentage CPU` and `Available Memory Bytes` are
+    /// measured against it.
+    pub vm_size: String,
 }
 
 impl InstancePlan {
@@ -97,6 +101,8 @@ pub struct ProbePlan {
     pub request_path: Option<String>,
     pub interval: Duration,
     pub threshold: u32,
+    /// The Application Health extension's own rules, for its probes.
+    pub app_health: Option<AppHealthSettings>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +111,17 @@ pub struct BackendPlan {
     pub addr: SocketAddr,
     /// The probe deciding this backend's health, if the rule has one.
     pub probe: Option<ProbeRef>,
+    /// The backend's private IP address and the rule's backend port, as Azure names them
+    /// (the metrics' `BackendIPAddress` and `BackendPort`).
+    pub ip: String,
+    pub port: u16,
+}
+
+/// What made a listener: a load-balancing rule or an inbound NAT mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrontendKind {
+    Rule,
+    Nat,
 }
 
 /// One listener: a load-balancing rule or an inbound NAT rule on a frontend.
@@ -121,6 +138,13 @@ pub struct FrontendPlan {
     pub tcp_reset: bool,
     /// Where new flows go when every probed backend is down.
     pub no_healthy: NoHealthyBackends,
+    /// The load balancer's lower-case id: its metrics are stored under it.
+    pub load_balancer: String,
+    /// The frontend IP address and port as Azure names them (the metrics'
+    /// `FrontendIPAddress` and `FrontendPort`; `bind` may have moved the port).
+    pub frontend_ip: Ipv4Addr,
+    pub frontend_port: u16,
+    pub kind: FrontendKind,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -210,6 +234,8 @@ pub fn plan(state: &State, ports: PortRule) -> Plan {
                     instance: inst.key.clone(),
                     addr: SocketAddr::from((inst.bind_address, ports.effective(rule.backend_port))),
                     probe,
+                    ip: member.ip_address.clone().unwrap_or_default(),
+                    port: rule.backend_port,
                 });
             }
             let transports: &[Transport] = match rule.protocol {
@@ -234,6 +260,10 @@ pub fn plan(state: &State, ports: PortRule) -> Plan {
                         .probe
                         .as_ref()
                         .map_or(NoHealthyBackends::AllProbedDown, |p| p.no_healthy),
+                    load_balancer: lb.id.to_ascii_lowercase(),
+                    frontend_ip: addr,
+                    frontend_port: rule.frontend_port,
+                    kind: FrontendKind::Rule,
                 });
             }
         }
@@ -264,11 +294,17 @@ pub fn plan(state: &State, ports: PortRule) -> Plan {
                     instance: inst.key.clone(),
                     addr: SocketAddr::from((inst.bind_address, ports.effective(nat.backend_port))),
                     probe: None,
+                    ip: nat.member.ip_address.clone().unwrap_or_default(),
+                    port: nat.backend_port,
                 }],
                 distribution: LoadDistribution::Default,
                 idle_timeout: nat.idle_timeout,
                 tcp_reset: nat.tcp_reset,
                 no_healthy: NoHealthyBackends::AllProbedDown,
+                load_balancer: lb.id.to_ascii_lowercase(),
+                frontend_ip: addr,
+                frontend_port: nat.frontend_port,
+                kind: FrontendKind::Nat,
             });
         }
     }
@@ -316,31 +352,62 @@ fn probe_plan(p: &ProbeBinding, key: ProbeRef, addr: Ipv4Addr, ports: PortRule) 
         request_path: p.request_path.clone(),
         interval: p.interval,
         threshold: p.threshold,
+        app_health: None,
     }
 }
 
-/// The ApplicationHealth extension's probe of an instance, if its model has the extension.
+/// The Application Health extension's probe of an instance, if its model has the
+/// extension (settings and defaults as Azure documents them; see [`super::probe::app_health`]).
 fn health_extension_probe(inst: &InstancePlan, ports: PortRule) -> Option<ProbePlan> {
-    let settings = health_extension(&inst.model)?;
-    let port = u16::try_from(settings["port"].as_u64()?).ok()?;
+    let extension = health_extension(&inst.model)?;
+    let settings = &extension["settings"];
     let protocol = match settings["protocol"].as_str() {
         Some(p) if p.eq_ignore_ascii_case("https") => ProbeProtocol::Https,
         Some(p) if p.eq_ignore_ascii_case("tcp") => ProbeProtocol::Tcp,
         _ => ProbeProtocol::Http,
     };
+    // "port: optional when protocol is http or https, mandatory when protocol is tcp".
+    let default_port = match protocol {
+        ProbeProtocol::Https => Some(443),
+        ProbeProtocol::Http => Some(80),
+        ProbeProtocol::Tcp => None,
+    };
+    let port = match number(&settings["port"]) {
+        Some(p) => u16::try_from(p).ok()?,
+        None => default_port?,
+    };
+    let interval = number(&settings["intervalInSeconds"]).unwrap_or(5).max(1);
+    let probes = number(&settings["numberOfProbes"]).unwrap_or(1).max(1);
+    // Rich Health States come with typeHandlerVersion 2.x.
+    let rich = extension["typeHandlerVersion"]
+        .as_str()
+        .and_then(|v| v.split('.').next())
+        .and_then(|major| major.parse::<u32>().ok())
+        .is_some_and(|major| major >= 2);
+    let grace = number(&settings["gracePeriod"])
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(interval * probes))
+        .min(super::probe::app_health::MAX_GRACE);
     Some(ProbePlan {
         key: (EXTENSION_PROBE.to_string(), inst.key.clone()),
         protocol,
         addr: SocketAddr::from((inst.bind_address, ports.effective(port))),
         azure_port: port,
         request_path: Some(settings["requestPath"].as_str().unwrap_or("/").to_string()),
-        // The extension reports every 5 s; one result flips it.
-        interval: Duration::from_secs(settings["intervalInSeconds"].as_u64().unwrap_or(5).max(1)),
-        threshold: settings["numberOfProbes"].as_u64().unwrap_or(1).max(1) as u32,
+        interval: Duration::from_secs(interval),
+        threshold: probes as u32,
+        app_health: Some(AppHealthSettings { rich, grace }),
     })
 }
 
-fn health_extension(model: &Value) -> Option<&Value> {
+/// A setting that is a number, or a string holding one (`--settings` values arrive as either).
+fn number(v: &Value) -> Option<u64> {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
+/// The Application Health extension's `properties` in an instance model, if it has one.
+pub fn health_extension(model: &Value) -> Option<&Value> {
     model["extensionProfile"]["extensions"]
         .as_array()?
         .iter()
@@ -349,7 +416,7 @@ fn health_extension(model: &Value) -> Option<&Value> {
                 .as_str()
                 .is_some_and(|t| t.starts_with("ApplicationHealth"))
         })
-        .map(|e| &e["properties"]["settings"])
+        .map(|e| &e["properties"])
 }
 
 fn instance_plan(inst: &Instance) -> InstancePlan {
@@ -368,6 +435,7 @@ fn instance_plan(inst: &Instance) -> InstancePlan {
         generation: s.generation,
         reimages: s.reimages,
         power: s.power,
+        vm_size: inst.size.clone(),
     }
 }
 
@@ -411,7 +479,7 @@ mod tests {
             } else {
                 json!([])
             };
-            let doc = json!({"id": vm, "name": format!("web_{i}"), "instanceId": i.to_string(),
+            let doc = json!({"id": vm, "name": format!("web_{i}"), "instanceId": i.to_string(), "sku": {"name": "Standard_B1s"},
                 "_armlet": {"scaleSet": VMSS.to_lowercase(), "bindAddress": format!("127.2.0.{}", i + 1), "model": {}, "modelVersion": 1,
                     "power": "running", "created": i, "generation": 0}});
             instances.push(Instance::of(&doc).unwrap());
@@ -513,6 +581,44 @@ mod tests {
     }
 
     #[test]
+    fn frontends_and_backends_carry_their_metric_identities() {
+        // Unprivileged: the listener moves to 10080, the metrics keep Azure's port 80.
+        let plan = plan(&tutorial_state(), rule(false));
+        let http = plan
+            .frontends
+            .iter()
+            .find(|f| f.key.ends_with("loadbalancingrules/http"))
+            .unwrap();
+        assert_eq!(http.load_balancer, LB.to_ascii_lowercase());
+        assert_eq!(
+            (http.frontend_ip, http.frontend_port, http.kind),
+            (Ipv4Addr::new(127, 1, 0, 1), 80, FrontendKind::Rule)
+        );
+        assert_eq!(http.bind.port(), 10080);
+        let ips: Vec<(&str, u16)> = http
+            .backends
+            .iter()
+            .map(|b| (b.ip.as_str(), b.port))
+            .collect();
+        assert_eq!(ips, [("10.0.0.4", 80), ("10.0.0.5", 80)]);
+        let nat = plan
+            .frontends
+            .iter()
+            .find(|f| f.key.ends_with("inboundnatrules/ssh.1"))
+            .unwrap();
+        assert_eq!(
+            (
+                nat.frontend_port,
+                nat.kind,
+                nat.backends[0].ip.as_str(),
+                nat.backends[0].port
+            ),
+            (50001, FrontendKind::Nat, "10.0.0.5", 22)
+        );
+        assert!(plan.instances.iter().all(|i| i.vm_size == "Standard_B1s"));
+    }
+
+    #[test]
     fn nat_rules_forward_to_one_instance() {
         let plan = plan(&tutorial_state(), rule(false));
         let nat = plan
@@ -542,5 +648,45 @@ mod tests {
                 (6001, "127.2.0.2:3389".parse().unwrap())
             ]
         );
+    }
+
+    #[test]
+    fn the_health_extension_is_probed_with_its_settings() {
+        let mut state = tutorial_state();
+        let ext = |version: &str, settings: serde_json::Value| {
+            json!({"extensionProfile": {"extensions": [{"name": "health", "properties": {
+                "publisher": "Microsoft.ManagedServices", "type": "ApplicationHealthLinux",
+                "typeHandlerVersion": version, "settings": settings}}]}})
+        };
+        state.instances[0].state.model = ext(
+            "2.0",
+            json!({"protocol": "http", "requestPath": "/state", "intervalInSeconds": "2", "numberOfProbes": 3}),
+        );
+        state.instances[1].state.model = ext("1.0", json!({"protocol": "tcp", "port": 8080}));
+        let plan = plan(&state, rule(false));
+        let probe = |n: usize| {
+            plan.probes
+                .iter()
+                .find(|p| p.key == (EXTENSION_PROBE.to_string(), state.instances[n].key.clone()))
+                .unwrap()
+                .clone()
+        };
+        let rich = probe(0);
+        assert_eq!(rich.azure_port, 80, "http defaults to port 80");
+        assert_eq!((rich.interval, rich.threshold), (Duration::from_secs(2), 3));
+        assert_eq!(
+            rich.app_health,
+            Some(AppHealthSettings {
+                rich: true,
+                grace: Duration::from_secs(6)
+            }),
+            "grace defaults to interval x numberOfProbes"
+        );
+        let binary = probe(1);
+        assert_eq!(
+            (binary.protocol, binary.azure_port),
+            (ProbeProtocol::Tcp, 8080)
+        );
+        assert!(!binary.app_health.unwrap().rich);
     }
 }

@@ -9,7 +9,7 @@
 //! runs two passes at once. After each pass it bumps [`Runtime::observed`], which is what
 //! waiters (a scale set's provisioning) wait on.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +30,8 @@ use crate::model::network::{self, LB_TYPE, LoadBalancer, NIC_TYPE, PUBLIC_IP_TYP
 
 /// The requeue interval: a pass runs at least this often even without changes.
 const REQUEUE: Duration = Duration::from_secs(1);
+/// The pause before the next pass after one that started or stopped processes.
+const AGAIN: Duration = Duration::from_millis(50);
 
 /// Runs until shutdown, then stops every instance process.
 pub async fn run(rt: Arc<Runtime>, mut changes: watch::Receiver<u64>, shutdown: CancellationToken) {
@@ -42,13 +44,19 @@ pub async fn run(rt: Arc<Runtime>, mut changes: watch::Receiver<u64>, shutdown: 
         Err(e) => tracing::warn!(error = %e, "cleaning up orphaned instance processes"),
     }
     loop {
-        if let Err(e) = reconcile(&rt).await {
-            tracing::warn!(error = %e, "runtime reconcile failed; retrying");
-        }
+        let next = match reconcile(&rt).await {
+            // Processes changed: look again soon (a restarted instance rejoins its pool).
+            Ok(true) => AGAIN,
+            Ok(false) => REQUEUE,
+            Err(e) => {
+                tracing::warn!(error = %e, "runtime reconcile failed; retrying");
+                REQUEUE
+            }
+        };
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = changes.changed() => {}
-            _ = tokio::time::sleep(REQUEUE) => {}
+            _ = tokio::time::sleep(next) => {}
         }
     }
     rt.proxy.publish(Arc::new(RoutingTable::default()));
@@ -87,20 +95,32 @@ pub async fn load_state(rt: &Runtime) -> anyhow::Result<State> {
     Ok(state)
 }
 
-/// One pass.
-pub async fn reconcile(rt: &Runtime) -> anyhow::Result<()> {
+/// One pass; returns whether it started, stopped or removed a process (the caller runs the
+/// next pass at once, so a restarted instance rejoins its pool without waiting).
+pub async fn reconcile(rt: &Runtime) -> anyhow::Result<bool> {
     let _one_at_a_time = rt.pass.lock().await;
     let state = load_state(rt).await?;
     let plan = plan::plan(&state, rt.ports);
+    let previous = rt.plan.load_full();
 
-    // 1. Routing and probes first: only instances that should run are backends.
+    // 1. Decide what happens to the processes (pure), so that the instances whose running
+    //    process is about to stop leave their pools first.
+    let mut started = rt.started.lock().await;
+    let actions = decide::decide(&plan, &observe(rt, &started));
+    let departing = departing(rt, &actions);
+
+    // 2. Routing and probes: instances that should run are backends; departing ones drain
+    //    (no new flows, their flows go on through the grace period) and are not probed, so
+    //    a restarted instance takes new flows only once its new process passes its probe.
     let live = |key: &str| {
         plan.instances
             .iter()
             .any(|i| i.key == key && i.should_run())
     };
-    rt.proxy.publish(Arc::new(routing_table(&plan, &live)));
-    let failed = rt.prober.set_targets(probe_targets(&plan, &live));
+    rt.proxy
+        .publish(Arc::new(routing_table(&plan, &previous, &live, &departing)));
+    let probed = |key: &str| live(key) && !departing.contains(key);
+    let failed = rt.prober.set_targets(probe_targets(&plan, &probed));
     for (key, e) in failed {
         tracing::warn!(probe = key.probe, backend = key.backend, error = %e, "probe not started");
     }
@@ -109,9 +129,8 @@ pub async fn reconcile(rt: &Runtime) -> anyhow::Result<()> {
     }
     rt.plan.store(Arc::new(plan.clone()));
 
-    // 2. Processes: observe, decide, apply.
-    let mut started = rt.started.lock().await;
-    let actions = decide::decide(&plan, &observe(rt, &started));
+    // 3. Apply the process actions.
+    let acted = !actions.is_empty();
     let mut work = Vec::new();
     for action in actions {
         let rt_sup = rt.supervisor.clone();
@@ -132,6 +151,8 @@ pub async fn reconcile(rt: &Runtime) -> anyhow::Result<()> {
                 started.insert(key.clone(), Started::of(inst));
                 let (name, generation, model) =
                     (inst.name.clone(), inst.generation, inst.model_version);
+                let starts = rt.starts.clone();
+                let clock = rt.clock;
                 work.push(tokio::spawn(async move {
                     let stopped = if wipe {
                         rt_sup.remove(&key, grace).await
@@ -144,6 +165,7 @@ pub async fn reconcile(rt: &Runtime) -> anyhow::Result<()> {
                     match rt_sup.start(spec).await {
                         Ok(()) => {
                             tracing::info!(instance = name, "instance process started");
+                            starts.record(&key, clock.now_utc());
                             if let Err(e) = store.record_process(&key, generation, model).await {
                                 tracing::warn!(instance = name, error = %e, "recording process");
                             }
@@ -162,6 +184,8 @@ pub async fn reconcile(rt: &Runtime) -> anyhow::Result<()> {
             }
             Action::Remove { key } => {
                 started.remove(&key);
+                rt.starts.forget(&key);
+                rt.imds.release(&key);
                 work.push(tokio::spawn(async move {
                     if let Err(e) = rt_sup.remove(&key, grace).await {
                         tracing::warn!(instance = key, error = %e, "removing deleted instance");
@@ -178,7 +202,26 @@ pub async fn reconcile(rt: &Runtime) -> anyhow::Result<()> {
         let _ = w.await;
     }
     rt.observed.send_modify(|n| *n = n.wrapping_add(1));
-    Ok(())
+    Ok(acted)
+}
+
+/// The instances whose running process an action is about to stop: a restart (a new
+/// generation or other ports), a power-off, a deletion.
+fn departing(rt: &Runtime, actions: &[Action]) -> HashSet<String> {
+    let running = |key: &str| {
+        matches!(
+            rt.supervisor.status(key),
+            Some(InstanceStatus::Running { .. })
+        )
+    };
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Start { key, .. } | Action::Stop { key } | Action::Remove { key } => {
+                running(key).then(|| key.clone())
+            }
+        })
+        .collect()
 }
 
 /// What the supervisor and the last starts say of every instance.
@@ -203,43 +246,64 @@ fn observe(rt: &Runtime, started: &HashMap<String, Started>) -> HashMap<String, 
     out
 }
 
-fn routing_table(plan: &Plan, live: &dyn Fn(&str) -> bool) -> RoutingTable {
+/// The routing table of `plan`: backends that should run, plus the `departing` ones as
+/// draining backends; a deleted instance is no longer in `plan`, so its backends come from
+/// the `previous` plan.
+fn routing_table(
+    plan: &Plan,
+    previous: &Plan,
+    live: &dyn Fn(&str) -> bool,
+    departing: &HashSet<String>,
+) -> RoutingTable {
+    let backend = |b: &plan::BackendPlan| proxy::Backend {
+        key: b.instance.clone(),
+        addr: b.addr,
+        probe: b
+            .probe
+            .as_ref()
+            .map(|(p, i)| ProbeKey::new(p.clone(), i.clone())),
+        draining: departing.contains(&b.instance),
+    };
     let frontends = plan
         .frontends
         .iter()
-        .map(|f| proxy::FrontendRule {
-            key: f.key.clone(),
-            bind: f.bind,
-            protocol: match f.transport {
-                plan::Transport::Tcp => proxy::Transport::Tcp,
-                plan::Transport::Udp => proxy::Transport::Udp,
-            },
-            backends: f
+        .map(|f| {
+            let mut backends: Vec<proxy::Backend> = f
                 .backends
                 .iter()
-                .filter(|b| live(&b.instance))
-                .map(|b| proxy::Backend {
-                    key: b.instance.clone(),
-                    addr: b.addr,
-                    probe: b
-                        .probe
-                        .as_ref()
-                        .map(|(p, i)| ProbeKey::new(p.clone(), i.clone())),
-                })
-                .collect(),
-            distribution: match f.distribution {
-                network::LoadDistribution::Default => proxy::Distribution::Default,
-                network::LoadDistribution::SourceIp => proxy::Distribution::SourceIp,
-                network::LoadDistribution::SourceIpProtocol => {
-                    proxy::Distribution::SourceIpProtocol
-                }
-            },
-            idle_timeout: f.idle_timeout,
-            tcp_reset: f.tcp_reset,
-            no_healthy: match f.no_healthy {
-                network::NoHealthyBackends::AllProbedDown => proxy::NoHealthy::AllProbedDown,
-                network::NoHealthyBackends::AllProbedUp => proxy::NoHealthy::AllProbedUp,
-            },
+                .filter(|b| live(&b.instance) || departing.contains(&b.instance))
+                .map(backend)
+                .collect();
+            let gone = previous
+                .frontends
+                .iter()
+                .filter(|p| p.key == f.key)
+                .flat_map(|p| &p.backends)
+                .filter(|b| departing.contains(&b.instance))
+                .filter(|b| !plan.instances.iter().any(|i| i.key == b.instance));
+            backends.extend(gone.map(backend));
+            proxy::FrontendRule {
+                key: f.key.clone(),
+                bind: f.bind,
+                protocol: match f.transport {
+                    plan::Transport::Tcp => proxy::Transport::Tcp,
+                    plan::Transport::Udp => proxy::Transport::Udp,
+                },
+                backends,
+                distribution: match f.distribution {
+                    network::LoadDistribution::Default => proxy::Distribution::Default,
+                    network::LoadDistribution::SourceIp => proxy::Distribution::SourceIp,
+                    network::LoadDistribution::SourceIpProtocol => {
+                        proxy::Distribution::SourceIpProtocol
+                    }
+                },
+                idle_timeout: f.idle_timeout,
+                tcp_reset: f.tcp_reset,
+                no_healthy: match f.no_healthy {
+                    network::NoHealthyBackends::AllProbedDown => proxy::NoHealthy::AllProbedDown,
+                    network::NoHealthyBackends::AllProbedUp => proxy::NoHealthy::AllProbedUp,
+                },
+            }
         })
         .collect();
     RoutingTable { frontends }
@@ -260,12 +324,17 @@ fn probe_targets(plan: &Plan, live: &dyn Fn(&str) -> bool) -> Vec<ProbeTarget> {
             request_path: p.request_path.clone(),
             interval: p.interval,
             threshold: p.threshold,
+            app_health: p.app_health,
         })
         .collect()
 }
 
 /// The process an instance runs: custom data, the image → command mapping, or the built-in app.
 fn instance_spec(rt: &Runtime, inst: &InstancePlan) -> anyhow::Result<InstanceSpec> {
+    let mut extra_env = vec![("ARMLET_GENERATION".into(), inst.generation.to_string())];
+    if let Some(imds) = rt.imds.endpoint(&inst.key, inst.bind_address) {
+        extra_env.push(("ARMLET_IMDS_ENDPOINT".into(), format!("http://{imds}")));
+    }
     let custom_data = inst.model["osProfile"]["customData"].as_str();
     let mut program = instance::program::from_custom_data(custom_data)?;
     if matches!(program, instance::Program::BuiltIn)
@@ -296,7 +365,7 @@ fn instance_spec(rt: &Runtime, inst: &InstancePlan) -> anyhow::Result<InstanceSp
             .collect(),
         program,
         model_version: inst.model_version.to_string(),
-        extra_env: vec![("ARMLET_GENERATION".into(), inst.generation.to_string())],
+        extra_env,
     })
 }
 

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use super::Runtime;
 use super::instance::InstanceStatus;
-use super::plan::EXTENSION_PROBE;
-use super::probe::{Health, ProbeKey};
+use super::upgrade::Health;
+use super::upgrade::observe::{entry_health, health_key};
 use crate::model::compute::instance::InstanceState;
 use crate::store::Resource;
 
@@ -56,28 +56,26 @@ pub async fn annotate_instance(
     });
 
     // Health: the scale set's load-balancer health probe, else its health extension.
-    let probe = state.model["networkProfile"]["healthProbe"]["id"]
-        .as_str()
-        .map(str::to_ascii_lowercase);
-    let health_key = match probe {
-        Some(p) => Some(ProbeKey::new(p, key.clone())),
-        None => plan
-            .probes
-            .iter()
-            .any(|p| p.key.0 == EXTENSION_PROBE && p.key.1 == key)
-            .then(|| ProbeKey::new(EXTENSION_PROBE, key.clone())),
-    };
-    if let Some(k) = health_key {
-        let (code, text) = match rt.prober.health().load().health(&k) {
-            Health::Up => ("HealthState/healthy", "The application is healthy."),
-            Health::Down => ("HealthState/unhealthy", "The application is unhealthy."),
-            Health::Unknown => (
+    if let Some(k) = health_key(rt, &key, &state.model) {
+        let table = rt.prober.health().snapshot();
+        let entry = table.get(&k);
+        let (code, text) = match entry.map(entry_health) {
+            Some(Health::Healthy) => ("HealthState/healthy", "The application is healthy."),
+            Some(Health::Unhealthy) => ("HealthState/unhealthy", "The application is unhealthy."),
+            Some(Health::Unknown) => (
                 "HealthState/unknown",
                 "The application health state is unknown.",
             ),
+            Some(Health::Initializing) | None => (
+                "HealthState/initializing",
+                "The application health state is initializing.",
+            ),
         };
-        view["vmHealth"] =
-            json!({"status": {"code": code, "level": "Info", "displayStatus": text}});
+        let mut status = json!({"code": code, "level": "Info", "displayStatus": text});
+        if let Some(e) = entry {
+            status["time"] = json!(rt.clock.utc_at(e.since).to_rfc3339());
+        }
+        view["vmHealth"] = json!({ "status": status });
     }
     if let Ok(diag) = rt.supervisor.boot_diagnostics(&key, 16) {
         // Azure's instance view carries only blob URIs here; armlet puts the log tails inline.

@@ -114,8 +114,9 @@ pub struct NewInstance<'a> {
     pub bind_address: Ipv4Addr,
 }
 
-/// Creates an instance: its NICs (through the network provider) and its row.
-pub async fn create(cx: &mut WriteCx<'_>, n: NewInstance<'_>) -> ArmResult<()> {
+/// Creates an instance: its NICs (through the network provider) and its row; returns its
+/// `instanceId`.
+pub async fn create(cx: &mut WriteCx<'_>, n: NewInstance<'_>) -> ArmResult<String> {
     let vmss = n.vmss_doc;
     let flexible = vmss["properties"]["orchestrationMode"] == "Flexible";
     let who = identity(n.vmss_id, flexible, n.number);
@@ -175,6 +176,7 @@ pub async fn create(cx: &mut WriteCx<'_>, n: NewInstance<'_>) -> ArmResult<()> {
         generation: 0,
         reimages: 0,
         bind_address: n.bind_address,
+        delete_requested: false,
     }
     .store(&mut body);
     cx.put(&Resource {
@@ -186,7 +188,30 @@ pub async fn create(cx: &mut WriteCx<'_>, n: NewInstance<'_>) -> ArmResult<()> {
         body,
         etag: crate::arm::tags::new_etag(),
     })
-    .await
+    .await?;
+    Ok(who.instance_id)
+}
+
+/// Whether the row is waiting for its deletion (terminate notifications).
+pub fn delete_requested(row: &Resource) -> bool {
+    InstanceState::of(&row.body).is_ok_and(|s| s.delete_requested)
+}
+
+/// Deletes an instance, or — when its scale set sends terminate notifications (`notify`)
+/// — marks it Deleting: it runs on until its Scheduled Event starts, then the runtime's
+/// terminate-notification controller deletes it.
+pub async fn request_delete(cx: &mut WriteCx<'_>, row: &Resource, notify: bool) -> ArmResult<()> {
+    if !notify {
+        return delete_instance(cx, row).await;
+    }
+    let mut state = state_of(row)?;
+    if state.delete_requested {
+        return Ok(());
+    }
+    state.delete_requested = true;
+    let mut row = row.clone();
+    row.body["properties"]["provisioningState"] = json!("Deleting");
+    put_state(cx, &row, &state).await
 }
 
 /// Deletes an instance row and its NICs.

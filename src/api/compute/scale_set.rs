@@ -11,13 +11,15 @@ use serde_json::{Map, Value, json};
 
 use super::instances::{self, NewInstance};
 use crate::arm::Arm;
-use crate::arm::resource_type::{ResourceType, WriteCx};
+use crate::arm::resource_type::{Patch, ResourceType, WriteCx};
 use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId};
 use crate::model::compute::INTERNAL;
 use crate::model::compute::instance::{InstanceState, ScaleSetState};
 use crate::model::compute::scale_set::{self as model, InstanceFacts};
 use crate::model::merge::{merge, strip_nulls};
 use crate::runtime::Runtime;
+use crate::runtime::upgrade::policy::{AutomaticRepairsPolicy, RollingUpgradePolicy};
+use crate::runtime::upgrade::scheduled_events::TerminateNotificationProfile;
 
 pub use crate::model::compute::SCALE_SET_TYPE as TYPE;
 
@@ -48,6 +50,11 @@ impl ResourceType for ScaleSets {
             "2022-11-01",
             "2022-08-01",
         ]
+    }
+
+    /// `VirtualMachineScaleSetUpdate`: a partial update, merged like a PUT (`prepare` merges).
+    fn patch(&self) -> Patch {
+        Patch::Merge
     }
 
     fn validate_name(&self, name: &str) -> ArmResult<()> {
@@ -85,7 +92,12 @@ impl ResourceType for ScaleSets {
         coerce_bools(&mut doc["properties"]["virtualMachineProfile"]["networkProfile"]);
         model::apply_defaults(&mut doc);
         model::validate(&doc)?;
+        // The lifecycle policies, with Azure's ranges.
+        RollingUpgradePolicy::from_properties(&doc["properties"])?;
+        AutomaticRepairsPolicy::from_properties(&doc["properties"])?;
+        terminate_notifications(&doc)?;
         check_references(cx, &doc).await?;
+        super::limits::check_scale_set(cx, existing, &doc, self.runtime.vcpu_quota).await?;
 
         let profile_changed = existing.is_some_and(|e| {
             e["properties"]["virtualMachineProfile"] != doc["properties"]["virtualMachineProfile"]
@@ -101,6 +113,7 @@ impl ResourceType for ScaleSets {
 
         scale_to(cx, &mut doc, &mut state, self.address_block).await?;
         state.store(&mut doc);
+        super::rolling_upgrades::on_model_update(cx, &doc, self.runtime.clock.now_utc()).await?;
         if profile_changed && doc["properties"]["upgradePolicy"]["mode"] == "Automatic" {
             let all: Vec<String> = instances::list_rows(cx, &cx.id.clone())
                 .await?
@@ -159,6 +172,7 @@ impl ResourceType for ScaleSets {
         for row in instances::list_rows(cx, &id).await? {
             instances::delete_instance(cx, &row).await?;
         }
+        crate::store::lifecycle::forget_scale_set(cx.conn, &id.key()).await?;
         Ok(())
     }
 
@@ -177,15 +191,30 @@ impl ResourceType for ScaleSets {
     }
 }
 
-/// The document as clients see it: no internal fields, no secrets (Azure never returns
-/// customData or passwords).
+/// The document as clients see it: no internal fields, no secrets. Azure never returns
+/// `osProfile.adminPassword`, `customData` or an extension's `protectedSettings`, and returns
+/// `userData` only when asked with `$expand=userData`, which armlet does not serve.
 pub fn render(mut doc: Value) -> Value {
     if let Some(o) = doc.as_object_mut() {
         o.remove(INTERNAL);
     }
-    if let Some(os) = doc["properties"]["virtualMachineProfile"]["osProfile"].as_object_mut() {
+    let profile = &mut doc["properties"]["virtualMachineProfile"];
+    if let Some(os) = profile["osProfile"].as_object_mut() {
         os.remove("customData");
         os.remove("adminPassword");
+    }
+    if let Some(p) = profile.as_object_mut() {
+        p.remove("userData");
+    }
+    for ext in profile["extensionProfile"]["extensions"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+    {
+        if let Some(props) = ext["properties"].as_object_mut() {
+            props.remove("protectedSettings");
+            props.remove("protectedSettingsFromKeyVault");
+        }
     }
     doc
 }
@@ -279,7 +308,8 @@ async fn child_exists(cx: &mut WriteCx<'_>, id: &str, collection: &str) -> ArmRe
 }
 
 /// Creates or removes instances until the scale set has `sku.capacity` of them; a scale-in
-/// removes the instances the scale-in policy picks.
+/// removes the instances the scale-in policy picks (with a terminate notification when
+/// the model asks for one). Instances already waiting for their deletion do not count.
 async fn scale_to(
     cx: &mut WriteCx<'_>,
     doc: &mut Value,
@@ -287,7 +317,12 @@ async fn scale_to(
     address_block: u8,
 ) -> ArmResult<()> {
     let vmss_id = cx.id.clone();
-    let rows = instances::list_rows(cx, &vmss_id).await?;
+    let rows: Vec<_> = instances::list_rows(cx, &vmss_id)
+        .await?
+        .into_iter()
+        .filter(|r| !instances::delete_requested(r))
+        .collect();
+    let notify = terminate_notifications(doc)?;
     let want = model::capacity(doc) as usize;
     let flexible = model::orchestration_mode(doc) == "Flexible";
     if rows.len() > want {
@@ -316,28 +351,56 @@ async fn scale_to(
             .unwrap_or("Default");
         let victims = model::scale_in_victims(&facts, rows.len() - want, rule);
         for row in rows.iter().filter(|r| victims.contains(&r.key())) {
-            instances::delete_instance(cx, row).await?;
+            instances::request_delete(cx, row, notify).await?;
         }
     }
+    if want > rows.len() {
+        add_instances(cx, doc, state, want - rows.len(), address_block).await?;
+    }
+    Ok(())
+}
+
+/// Creates `count` instances on the scale set's current model; returns their ids. The
+/// capacity is the caller's business.
+pub async fn add_instances(
+    cx: &mut WriteCx<'_>,
+    doc: &Value,
+    state: &mut ScaleSetState,
+    count: usize,
+    address_block: u8,
+) -> ArmResult<Vec<String>> {
+    let vmss_id = cx.id.clone();
     let mut taken_addresses: Vec<Ipv4Addr> = Vec::new();
-    for _ in rows.len()..want {
+    let mut ids = Vec::new();
+    for _ in 0..count {
         let bind_address =
             instances::allocate_bind_address(cx, address_block, &taken_addresses).await?;
         taken_addresses.push(bind_address);
-        instances::create(
-            cx,
-            NewInstance {
-                vmss_id: &vmss_id,
-                vmss_doc: doc,
-                number: state.next_instance_id,
-                created: state.created,
-                model_version: state.model_version,
-                bind_address,
-            },
-        )
-        .await?;
+        ids.push(
+            instances::create(
+                cx,
+                NewInstance {
+                    vmss_id: &vmss_id,
+                    vmss_doc: doc,
+                    number: state.next_instance_id,
+                    created: state.created,
+                    model_version: state.model_version,
+                    bind_address,
+                },
+            )
+            .await?,
+        );
         state.next_instance_id += 1;
         state.created += 1;
     }
-    Ok(())
+    Ok(ids)
+}
+
+/// Whether deleting this scale set's instances waits for a terminate notification
+/// (`scheduledEventsProfile.terminateNotificationProfile.enable`).
+pub fn terminate_notifications(doc: &Value) -> ArmResult<bool> {
+    Ok(
+        TerminateNotificationProfile::from_profile(&doc["properties"]["virtualMachineProfile"])?
+            .is_some(),
+    )
 }

@@ -37,6 +37,15 @@ pub async fn route(
     vmss: &ResourceId,
     rest: &[&str],
 ) -> ArmResult<Response> {
+    if let Some(answer) = super::rolling_upgrades::route(app, rt, req, vmss, rest).await {
+        return answer;
+    }
+    if let Some(answer) = super::lifecycle::route(app, req, vmss, rest).await {
+        return answer;
+    }
+    if let Some(answer) = super::extensions::route(app, req, vmss, rest).await {
+        return answer;
+    }
     match rest {
         ["virtualmachines"] => {
             only(req, &[Method::GET])?;
@@ -110,7 +119,13 @@ pub async fn route(
         ] => {
             only(req, &[Method::POST])?;
             let ids = instance_ids(req)?;
-            if matches!(*action, "delete" | "manualupgrade") && ids.is_none() {
+            // `["*"]` names every instance; only an absent list is missing.
+            let named = !req.body.iter().all(u8::is_ascii_whitespace)
+                && req
+                    .json_object()?
+                    .get("instanceIds")
+                    .is_some_and(|v| !v.is_null());
+            if matches!(*action, "delete" | "manualupgrade") && !named {
                 return Err(ArmError::bad_request(
                     "InvalidParameter",
                     "Required parameter 'instanceIds' is missing (null).",
@@ -257,9 +272,12 @@ async fn scale_set_view(app: &Arm, rt: &Runtime, vmss: &ResourceId) -> ArmResult
         .into_iter()
         .map(|(code, count)| json!({"code": code, "count": count}))
         .collect();
+    let vmss_row = generic::get_stored(app, vmss).await?;
+    let services = super::lifecycle::services(app, &vmss_row.body, &vmss_row.key()).await?;
     Ok(json!({
         "virtualMachine": {"statusesSummary": summary},
-        "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded"}]
+        "statuses": [{"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded"}],
+        "orchestrationServices": services,
     }))
 }
 
@@ -323,7 +341,11 @@ pub async fn act(
         id: &canonical,
         api_version: "",
     };
-    let rows = instances::list_rows(&mut cx, &canonical).await?;
+    let rows: Vec<Resource> = instances::list_rows(&mut cx, &canonical)
+        .await?
+        .into_iter()
+        .filter(|r| !instances::delete_requested(r))
+        .collect();
     let selected: Vec<&Resource> = match &ids {
         None => rows.iter().collect(),
         Some(ids) => {
@@ -339,8 +361,9 @@ pub async fn act(
     };
     match action {
         "delete" => {
+            let notify = scale_set::terminate_notifications(&vmss_row.body)?;
             for row in &selected {
-                instances::delete_instance(&mut cx, row).await?;
+                instances::request_delete(&mut cx, row, notify).await?;
             }
             let capacity = rows.len().saturating_sub(selected.len());
             vmss_row.body["sku"]["capacity"] = json!(capacity);

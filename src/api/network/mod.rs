@@ -19,6 +19,7 @@ pub mod errors;
 pub mod load_balancer;
 pub mod network_interface;
 pub mod public_ip;
+pub mod security_group;
 pub mod virtual_network;
 
 use serde_json::{Value, json};
@@ -79,6 +80,7 @@ pub fn register(r: &mut Registry, runtime: &Arc<Runtime>, address_block: u8) {
     r.register(public_ip::PublicIpAddresses { address_block });
     r.register(virtual_network::VirtualNetworks);
     r.register(network_interface::NetworkInterfaces);
+    r.register(security_group::NetworkSecurityGroups);
     r.register(load_balancer::LoadBalancers {
         runtime: runtime.clone(),
     });

@@ -319,6 +319,7 @@ pub async fn complete_nic(
             "Network interface {nic_id} has more than one primary IP configuration."
         )));
     }
+    super::security_group::check_reference(cx, &mut doc["properties"], &nic_id).await?;
     let previous: Vec<Value> = existing
         .map(|e| super::ip_configurations(e).cloned().collect())
         .unwrap_or_default();
@@ -455,6 +456,7 @@ pub async fn create_instance_nics(
             "properties": {
                 "ipConfigurations": ip_configs,
                 "enableAcceleratedNetworking": config["properties"]["enableAcceleratedNetworking"].as_bool().unwrap_or(false),
+                "networkSecurityGroup": config["properties"]["networkSecurityGroup"],
             }
         });
         let mut doc = complete_nic(cx, None, skeleton).await?;
@@ -494,9 +496,10 @@ async fn next_nat_pool_index(cx: &mut WriteCx<'_>, pool_id: &str) -> ArmResult<u
     let sub = cx.id.subscription.clone();
     let configs = super::ip_configs_of(&rows_tx(cx, &sub, NIC_TYPE).await?);
     next_nat_pool_index_of(&lb, pool_name, &configs).ok_or_else(|| {
+        // Azure's code for a scale-out past the pool's range (azure-docs issue #119323).
         ArmError::bad_request(
-            "InboundNatPoolFrontendPortRangeExhausted",
-            format!("The frontend port range of inbound NAT pool {pool_id} has no port left for another instance."),
+            "InboundNatPoolFrontendPortRangeSmallerThanRequestedPorts",
+            format!("The frontend port range of inbound NAT pool {pool_id} is smaller than the number of ports the scale set's instances request: it has no port left for another instance."),
         )
     })
 }

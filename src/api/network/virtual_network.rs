@@ -230,6 +230,8 @@ impl ResourceType for VirtualNetworks {
         let mut seen: Vec<(String, Cidr)> = Vec::new();
         for s in subnets.iter_mut() {
             let (name, cidr) = subnet(s, &vnet_id, &vnet_name, &spaces)?;
+            let subnet_id = format!("{vnet_id}/subnets/{name}");
+            super::security_group::check_reference(cx, &mut s["properties"], &subnet_id).await?;
             if seen.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
                 return Err(errors::invalid_format(format!(
                     "Subnet name {name} appears more than once in virtual network {vnet_name}."

@@ -45,8 +45,13 @@ fn invalid(filter: &str) -> ArmError {
 }
 
 impl Filter {
+    /// Parses `$filter`; an empty one (what `az resource list` sends with no arguments)
+    /// selects everything, as in Azure.
     pub fn parse(filter: &str) -> ArmResult<Filter> {
         let mut clauses = Vec::new();
+        if filter.trim().is_empty() {
+            return Ok(Filter { clauses });
+        }
         for part in split_and(filter) {
             let part = part.trim();
             let lower = part.to_ascii_lowercase();
@@ -225,6 +230,12 @@ pub async fn list(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_filter_selects_everything() {
+        let f = Filter::parse(" ").unwrap();
+        assert!(f.matches(&serde_json::json!({"name": "x", "type": "t"}), "rg"));
+    }
 
     #[test]
     fn az_lb_create_filter_matches_exactly_one_resource() {

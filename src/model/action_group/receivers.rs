@@ -187,7 +187,7 @@ receiver!(EventHubReceiver, "EventHub", 10,
      subscription_id: "SubscriptionId"], []);
 
 /// How a receiver is notified, named as the test-notifications API names it (`MechanismType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Mechanism {
     Email,
     Sms,

@@ -7,10 +7,13 @@
 //! does not know); these views are read from them with `serde_json::from_value` and carry
 //! only what armlet acts on.
 
+pub mod cidr;
 pub mod health_events;
+pub mod limits;
 pub mod load_balancer;
 pub mod nic;
 pub mod resolution;
+pub mod security;
 
 use serde::Deserialize;
 

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::model::action_group::receivers::Delivery;
+use crate::runtime::webhook::{self, RetryPolicy};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookPolicy {
@@ -80,6 +81,25 @@ impl WebhookPolicy {
     }
 }
 
+/// The background sender ([`crate::runtime::webhook`]) follows this policy: its attempts map
+/// onto ours (no response is a timeout or a transport error, both retried alike).
+impl RetryPolicy for WebhookPolicy {
+    fn next(&self, attempt: u32, outcome: webhook::Attempt) -> Option<Duration> {
+        let result = match outcome {
+            webhook::Attempt::Status(s) => Attempt::Status(s),
+            webhook::Attempt::NoResponse => Attempt::Timeout,
+        };
+        match WebhookPolicy::next(self, attempt as usize, result) {
+            Next::RetryAfter(d) => Some(d),
+            Next::Delivered | Next::Failed => None,
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
 /// The body a receiver gets: the common alert schema when it asked for it, else the older
 /// metric alert schema.
 pub fn body_for<'a>(delivery: &Delivery, common: &'a Value, legacy: &'a Value) -> &'a Value {
@@ -130,6 +150,20 @@ mod tests {
         assert_eq!(p.next(1, Attempt::Status(500)), Next::Failed);
         assert_eq!(p.next(1, Attempt::Status(404)), Next::Failed);
         assert_eq!(p.timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_background_sender_follows_the_documented_retries() {
+        let p: &dyn RetryPolicy = &WebhookPolicy::default();
+        let waits: Vec<_> = (1..=6)
+            .map(|a| p.next(a, webhook::Attempt::NoResponse))
+            .collect();
+        let secs = |s: u64| Some(Duration::from_secs(s));
+        assert_eq!(waits, [secs(5), secs(20), secs(5), secs(40), secs(5), None]);
+        assert_eq!(p.next(1, webhook::Attempt::Status(500)), None);
+        assert_eq!(p.next(1, webhook::Attempt::Status(429)), secs(5));
+        assert_eq!(p.next(1, webhook::Attempt::Status(200)), None);
+        assert_eq!(p.timeout(), Duration::from_secs(10));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::payload::{AlertInstance, time};
 use crate::model::id::ResourceId;
 
 /// .NET ticks (100 ns since 0001-01-01), which activity-log event ids end with.
-fn ticks(t: DateTime<Utc>) -> i64 {
+pub(super) fn ticks(t: DateTime<Utc>) -> i64 {
     (t.timestamp() + 62_135_596_800) * 10_000_000 + i64::from(t.timestamp_subsec_nanos() / 100)
 }
 

@@ -138,7 +138,7 @@ fn parse_status(buf: &[u8]) -> Result<Option<u16>, ProbeError> {
 }
 
 /// A TLS connector that accepts any server certificate (ring provider).
-fn insecure_connector() -> Result<tokio_rustls::TlsConnector, ProbeError> {
+pub(crate) fn insecure_connector() -> Result<tokio_rustls::TlsConnector, ProbeError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(AcceptAnyCert {
         algorithms: provider.signature_verification_algorithms,

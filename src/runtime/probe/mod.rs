@@ -6,6 +6,7 @@
 //! [`ProbeTarget`] and calls [`Prober::set_targets`] with the full set whenever it changes;
 //! the proxy and the instance views read [`Prober::health`].
 
+pub mod app_health;
 pub mod check;
 pub mod prober;
 pub mod state;
@@ -55,8 +56,11 @@ pub struct ProbeTarget {
     pub request_path: Option<String>,
     /// `intervalInSeconds`, as Azure time.
     pub interval: Duration,
-    /// See [`effective_threshold`].
+    /// See [`effective_threshold`] (the extension's `numberOfProbes`).
     pub threshold: u32,
+    /// `Some` for the Application Health extension, which probes with its own rules
+    /// ([`app_health`]) rather than the load balancer's.
+    pub app_health: Option<app_health::AppHealthSettings>,
 }
 
 /// Why a probe attempt failed (its text becomes the entry's detail).

@@ -83,9 +83,11 @@ impl Prober {
             let keep = wanted.get(key).is_some_and(|t| *t == r.target);
             if !keep {
                 r.cancel.cancel();
-                let reset = wanted
-                    .get(key)
-                    .is_none_or(|t| t.protocol != r.target.protocol || t.addr != r.target.addr);
+                let reset = wanted.get(key).is_none_or(|t| {
+                    t.protocol != r.target.protocol
+                        || t.addr != r.target.addr
+                        || t.app_health.map(|a| a.rich) != r.target.app_health.map(|a| a.rich)
+                });
                 if reset {
                     forget.push(key.clone());
                 }
@@ -101,6 +103,19 @@ impl Prober {
             if running.contains_key(&key) {
                 continue;
             }
+            let cancel = self.shutdown.child_token();
+            if let Some(settings) = target.app_health {
+                let task = super::app_health::run(
+                    self.clock,
+                    self.board.clone(),
+                    target.clone(),
+                    settings,
+                    cancel.clone(),
+                );
+                self.tasks.spawn_on(task, &self.runtime);
+                running.insert(key, Running { target, cancel });
+                continue;
+            }
             let check: Box<dyn HealthCheck> = match make_check(&target) {
                 Ok(c) => c,
                 Err(e) => {
@@ -108,7 +123,6 @@ impl Prober {
                     continue;
                 }
             };
-            let cancel = self.shutdown.child_token();
             let task = probe_loop(
                 self.clock,
                 self.board.clone(),

@@ -28,6 +28,8 @@ pub struct HealthEntry {
     pub last_ok: Option<bool>,
     /// The last result in words: "200 OK", "connected", "status 500", "timed out", ...
     pub detail: String,
+    /// The Application Health extension's state machine, for its entries.
+    pub app_health: Option<super::app_health::Machine>,
 }
 
 impl HealthEntry {
@@ -38,6 +40,7 @@ impl HealthEntry {
             since,
             last_ok: None,
             detail: "not probed yet".into(),
+            app_health: None,
         }
     }
 }

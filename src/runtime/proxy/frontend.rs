@@ -20,26 +20,33 @@ use crate::runtime::probe::{HealthTable, ProbeKey};
 /// flows.
 #[derive(Debug)]
 pub struct BackendRt {
+    /// Unique per handle, for readers of the counters.
+    pub id: u64,
     pub key: String,
     pub addr: SocketAddr,
     pub probe: Option<ProbeKey>,
+    /// Leaving the pool: no new flows, existing ones go on.
+    pub draining: bool,
     /// [`backend_hash`] of the key, computed once.
     pub hash: u64,
     /// Cancelled when the backend leaves the rule (or the frontend goes): its flows end.
     pub cancel: CancellationToken,
-    /// This rule's traffic to this backend.
-    pub counters: Counters,
+    /// This rule's traffic to this backend (shared by the handles of one backend, so a
+    /// probe or draining change keeps its history).
+    pub counters: Arc<Counters>,
 }
 
 impl BackendRt {
     fn new(b: &Backend, parent: &CancellationToken) -> Self {
         BackendRt {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             key: b.key.clone(),
             addr: b.addr,
             probe: b.probe.clone(),
+            draining: b.draining,
             hash: backend_hash(&b.key),
             cancel: parent.child_token(),
-            counters: Counters::default(),
+            counters: Arc::default(),
         }
     }
 
@@ -53,7 +60,10 @@ impl BackendRt {
 /// An immutable view of a rule, as of one publish.
 #[derive(Debug)]
 pub struct RuleRt {
+    /// Every backend of the rule, draining ones included (their flows and counters live on).
     pub backends: Vec<Arc<BackendRt>>,
+    /// Indexes into `backends` of those that may take new flows (not draining).
+    pub eligible: Vec<usize>,
     pub distribution: Distribution,
     /// The idle timeout in real time.
     pub idle_real: Duration,
@@ -166,13 +176,14 @@ impl FrontendRt {
         };
         let h = tuple_hash(&tuple, rule.distribution);
         let b = &rule.backends;
-        let i = pick_with(
-            b.len(),
-            |i| (b[i].hash, b[i].in_rotation(health)),
+        let e = &rule.eligible;
+        let j = pick_with(
+            e.len(),
+            |j| (b[e[j]].hash, b[e[j]].in_rotation(health)),
             h,
             rule.no_healthy,
         )?;
-        Some(b[i].clone())
+        Some(b[e[j]].clone())
     }
 }
 
@@ -192,22 +203,93 @@ fn build_rule(
                     .find(|x| x.key == b.key && x.addr == b.addr)
             });
             match kept {
-                Some(x) if x.probe == b.probe => x.clone(),
-                // Same backend, another probe: a new handle, but its flows go on.
+                Some(x) if x.probe == b.probe && x.draining == b.draining => x.clone(),
+                // Same backend, another probe or now draining: a new handle, but its flows go on.
                 Some(x) => {
                     let mut n = BackendRt::new(b, cancel);
                     n.cancel = x.cancel.clone();
+                    n.counters = x.counters.clone();
                     Arc::new(n)
                 }
                 None => Arc::new(BackendRt::new(b, cancel)),
             }
         })
+        .collect::<Vec<Arc<BackendRt>>>();
+    let eligible = (0..backends.len())
+        .filter(|&i| !backends[i].draining)
         .collect();
     RuleRt {
         backends,
+        eligible,
         distribution: rule.distribution,
         idle_real: clock.real(rule.idle_timeout).max(Duration::from_millis(1)),
         tcp_reset: rule.tcp_reset,
         no_healthy: rule.no_healthy,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(backends: Vec<Backend>, no_healthy: NoHealthy) -> FrontendRule {
+        FrontendRule {
+            key: "r".into(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            protocol: Transport::Tcp,
+            backends,
+            distribution: Distribution::Default,
+            idle_timeout: Duration::from_secs(240),
+            tcp_reset: false,
+            no_healthy,
+        }
+    }
+
+    fn backend(key: &str, port: u16, draining: bool) -> Backend {
+        Backend {
+            key: key.into(),
+            addr: SocketAddr::from(([127, 0, 0, 2], port)),
+            probe: Some(ProbeKey::new("p", key)),
+            draining,
+        }
+    }
+
+    #[test]
+    fn draining_backends_take_no_new_flows_but_keep_theirs() {
+        let clock = Clock::new(1.0);
+        let fe = FrontendRt::new(
+            &rule(
+                vec![backend("a", 1, false), backend("b", 2, false)],
+                NoHealthy::AllProbedUp,
+            ),
+            vec![],
+            SocketAddr::from(([127, 0, 0, 1], 80)),
+            &clock,
+        );
+        let b_cancel = fe.rule.load().backends[1].cancel.clone();
+        // `b` starts draining: its flows go on, new flows never pick it, even when every
+        // backend is probed down and the rule would otherwise spread over all of them.
+        fe.update(
+            &rule(
+                vec![backend("a", 1, false), backend("b", 2, true)],
+                NoHealthy::AllProbedUp,
+            ),
+            &clock,
+        );
+        assert!(!b_cancel.is_cancelled());
+        let snapshot = fe.rule.load_full();
+        assert_eq!(snapshot.eligible, [0]);
+        let none_up = HealthTable::default();
+        for port in 0..50 {
+            let src = SocketAddr::from(([10, 0, 0, 1], 1000 + port));
+            let chosen = fe.choose(&snapshot, src, &none_up).unwrap();
+            assert_eq!(chosen.key, "a");
+        }
+        // Leaving the rule ends its flows.
+        fe.update(
+            &rule(vec![backend("a", 1, false)], NoHealthy::AllProbedUp),
+            &clock,
+        );
+        assert!(b_cancel.is_cancelled());
     }
 }

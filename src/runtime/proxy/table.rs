@@ -42,6 +42,10 @@ pub struct Backend {
     pub addr: SocketAddr,
     /// The probe deciding this backend's health; `None` = always in rotation.
     pub probe: Option<ProbeKey>,
+    /// Leaving the pool (its instance is being stopped, restarted or deleted): it takes no
+    /// new flows, not even when every backend is down, but its existing flows go on until
+    /// it leaves the rule.
+    pub draining: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -12,26 +12,35 @@
 //!
 //! Every function takes `now` (Azure time on the scaled clock) as an argument.
 
+pub mod automatic_repairs;
 pub mod error;
+pub mod fleet;
 pub mod imds;
+pub mod observe;
 pub mod orchestration;
 pub mod plan;
 pub mod policy;
 pub mod progress;
 pub mod repair;
+pub mod rolling;
 pub mod scheduled_events;
 pub mod status;
+pub mod terminate;
 mod time;
 
 use chrono::{DateTime, Utc};
 
 /// An instance's application health, from the load balancer probe or the Application
-/// Health extension (Rich Health States add `Unknown`).
+/// Health extension (Rich Health States add `Unknown` and `Initializing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
     Healthy,
     Unhealthy,
     Unknown,
+    /// No verdict yet (a new process, Rich Health States' grace period): rolling upgrades
+    /// wait for it, automatic repairs leave it alone ("Initializing: wait for the state to
+    /// be Healthy, Unhealthy, or Unknown; instance repairs trigger: no").
+    Initializing,
 }
 
 /// Power state as the runtime knows it; only running instances are probed.

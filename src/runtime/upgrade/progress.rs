@@ -40,12 +40,24 @@ pub enum Invoker {
     Platform,
 }
 
-/// What started the upgrade: a model change in Rolling mode, or `rolling-upgrade start`
-/// (an OS image upgrade, which reimages every instance and appears in `osUpgradeHistory`).
+/// What started the upgrade: a model change in Rolling mode, `rolling-upgrade start` (an
+/// OS image upgrade, which reimages every instance and appears in `osUpgradeHistory`), or
+/// `extensionRollingUpgrade` (extensions reapplied: every instance restarts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UpgradeKind {
     Model,
     OsImage,
+    Extension,
+}
+
+impl UpgradeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpgradeKind::Model => "Model",
+            UpgradeKind::OsImage => "OsImage",
+            UpgradeKind::Extension => "Extension",
+        }
+    }
 }
 
 /// A batch in flight.
@@ -137,7 +149,7 @@ pub fn scope(kind: UpgradeKind, instances: &[Instance]) -> Vec<String> {
     let mut ids: Vec<&Instance> = instances
         .iter()
         .filter(|i| !i.protection.from_scale_set_actions)
-        .filter(|i| kind == UpgradeKind::OsImage || !i.latest_model)
+        .filter(|i| kind != UpgradeKind::Model || !i.latest_model)
         .collect();
     ids.sort_by(|a, b| id_key(&a.id).cmp(&id_key(&b.id)));
     ids.into_iter().map(|i| i.id.clone()).collect()
