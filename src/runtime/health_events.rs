@@ -15,7 +15,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::Runtime;
-use super::log_export::GRACE;
+use super::log_export::{GRACE, prune_due};
 use super::probe::{Health, HealthTable, ProbeKey};
 use super::reconciler::load_state;
 use crate::metrics::series::minute_of;
@@ -33,9 +33,18 @@ pub const KEEP: TimeDelta = TimeDelta::days(1);
 pub async fn run(rt: Arc<Runtime>, shutdown: CancellationToken) {
     let mut tick = rt.clock.interval(PERIOD);
     let mut changes = rt.prober.health().subscribe();
+    let mut pruned: Option<DateTime<Utc>> = None;
     loop {
-        if let Err(e) = pass(&rt, rt.clock.now_utc()).await {
+        let now = rt.clock.now_utc();
+        if let Err(e) = pass(&rt, now).await {
             tracing::warn!(error = %e, "health event detection failed; retrying");
+        }
+        // Hourly, not on every probe change: a pass per probe flip should not cost a write.
+        if prune_due(pruned, now) {
+            match rt.store.prune_health_events(now - KEEP).await {
+                Ok(_) => pruned = Some(now),
+                Err(e) => tracing::warn!(error = %e, "pruning health events failed; retrying"),
+            }
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -125,7 +134,6 @@ pub async fn pass(rt: &Runtime, now: DateTime<Utc>) -> anyhow::Result<Vec<Health
         rt.store.publish_health_events(&due).await?;
         published.extend(due);
     }
-    rt.store.prune_health_events(now - KEEP).await?;
     Ok(published)
 }
 
