@@ -11,6 +11,7 @@ pub mod alert;
 pub mod autoscale;
 pub mod clock;
 pub mod decide;
+pub mod health_events;
 pub mod imds;
 pub mod instance;
 pub mod log_export;
