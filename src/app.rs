@@ -186,7 +186,12 @@ impl App {
             arm.subscribe_changes(),
             shutdown.clone(),
         ));
-        // Diagnostic settings that send AllMetrics to a Log Analytics workspace.
+        // Load balancer health events (the LoadBalancerHealthEvent log category).
+        tasks.spawn(crate::runtime::health_events::run(
+            runtime.clone(),
+            shutdown.clone(),
+        ));
+        // Diagnostic settings that send AllMetrics or health events to a workspace.
         tasks.spawn(crate::runtime::log_export::run(
             store.clone(),
             runtime.clock,

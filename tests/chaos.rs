@@ -1,5 +1,5 @@
-//! The chaos suite: armlet killed with `kill -9` during writes, a deployment and a
-//! scale-out; instance processes killed and frozen under concurrent flows; the store's disk
+//! The chaos suite: armlet killed with `kill -9` during writes, a deployment, a scale-out
+//! and a rolling upgrade; instance processes killed and frozen under concurrent flows; the store's disk
 //! filling up. Loopback only, seeded, bounded; each test prints its figures and asserts the
 //! ones that must be zero. Small by default (CI); large with
 //! `ARMLET_CHAOS_ITERATIONS=30 ARMLET_CHAOS_FLOWS=20000 ARMLET_CHAOS_CONCURRENCY=1000
@@ -27,19 +27,22 @@ fn seed() -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_during_writes_deployments_and_scale_outs_loses_nothing() {
+async fn kill_9_during_writes_deployments_scale_outs_and_a_rolling_upgrade_loses_nothing() {
     let _one = ONE_AT_A_TIME.lock().await;
     let iterations = setting("ARMLET_CHAOS_ITERATIONS", 3);
     let f = chaos_kill::run(iterations, seed()).await;
     println!(
-        "chaos kill -9: seed {}, iterations {}, writes acknowledged {}, writes lost {}, half-written {}, instances != model {}, orphans {}",
+        "chaos kill -9: seed {}, iterations {}, writes acknowledged {}, writes lost {}, half-written {}, instances != model {}, orphans {}, rolling upgrades interrupted {} / resumed to completion {}, upgrades not completed {}",
         seed(),
         f.iterations,
         f.acknowledged,
         f.lost.len(),
         f.half_written.len(),
         f.model_mismatches,
-        f.orphans
+        f.orphans,
+        f.upgrades_interrupted,
+        f.upgrades_resumed,
+        f.upgrade_failures.len()
     );
     assert_eq!(f.iterations, iterations);
     assert!(f.acknowledged > iterations * 5, "the writers made progress");
@@ -54,6 +57,16 @@ async fn kill_9_during_writes_deployments_and_scale_outs_loses_nothing() {
         "running instances differ from the stored model"
     );
     assert_eq!(f.orphans, 0, "processes outlived their armlet");
+    assert!(
+        f.upgrade_failures.is_empty(),
+        "rolling upgrades: {:?}",
+        f.upgrade_failures
+    );
+    assert!(
+        f.upgrades_interrupted > 0,
+        "a kill landed inside an upgrade"
+    );
+    assert_eq!(f.upgrades_resumed, f.upgrades_interrupted);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,9 @@
 //! The diagnostic-settings exporter: a level-triggered loop that makes every workspace hold
-//! the `AzureMetrics` rows its settings owe it. A setting that sends `AllMetrics` (enabled)
-//! to a workspace that exists exports its resource's minute aggregates from the minute the
-//! exporter first saw it (Azure exports from the setting's creation on, without backfill).
+//! the rows its settings owe it. A setting that sends `AllMetrics` (enabled) to a workspace
+//! that exists exports its resource's minute aggregates as `AzureMetrics` rows, and one that
+//! sends `LoadBalancerHealthEvent` (by name or through `allLogs`) the load balancer's
+//! published health events as `ALBHealthEvent` rows, from the minute the exporter first saw
+//! it (Azure exports from the setting's creation on, without backfill).
 //!
 //! Each pass, per setting: the minutes in the [`window`] are read from the metric store,
 //! flattened across dimension values as Azure does for this table ([`records`]), written
@@ -22,9 +24,10 @@ use tokio_util::sync::CancellationToken;
 use super::clock::Clock;
 use crate::metrics::catalog;
 use crate::metrics::series::{Aggregate, MinutePoint, minute_of};
-use crate::model::diagnostic_settings::{self, exports_metrics_to};
+use crate::model::diagnostic_settings::{self, categories_for, exports_log_to, exports_metrics_to};
 use crate::model::id::ResourceId;
 use crate::model::log_analytics::WORKSPACE_TYPE;
+use crate::model::log_analytics::alb_health_event;
 use crate::model::log_analytics::azure_metrics::MetricRecord;
 use crate::store::Store;
 use crate::store::log_analytics::ExportProgress;
@@ -125,11 +128,22 @@ pub async fn pass(store: &Store, now: DateTime<Utc>, prune: bool) -> Result<(), 
     let mut active = Vec::new();
     for s in &settings {
         let key = s.key();
-        let Some(workspace_key) =
-            exports_metrics_to(&s.body["properties"]).map(str::to_ascii_lowercase)
+        let props = &s.body["properties"];
+        let (Some(target), Some(workspace)) = (target_of(&key), props["workspaceId"].as_str())
         else {
             continue;
         };
+        let Ok(target_id) = ResourceId::parse(target) else {
+            continue;
+        };
+        let workspace_key = workspace.to_ascii_lowercase();
+        let metrics = exports_metrics_to(props).is_some();
+        let health = categories_for(&target_id.type_name())
+            .and_then(|c| c.logs.iter().find(|l| l.name == alb_health_event::CATEGORY))
+            .is_some_and(|l| exports_log_to(props, l).is_some());
+        if !metrics && !health {
+            continue;
+        }
         // A workspace deleted after the setting was made: nothing is exported until it exists.
         if !workspaces.iter().any(|w| w.key() == workspace_key) {
             continue;
@@ -149,23 +163,26 @@ pub async fn pass(store: &Store, now: DateTime<Utc>, prune: bool) -> Result<(), 
                 fresh
             }
         };
-        let (Some((start, end)), Some(target)) = (window(&p, now), target_of(&key)) else {
+        let Some((start, end)) = window(&p, now) else {
             continue;
         };
-        let Some(namespace) = ResourceId::parse(target)
-            .ok()
-            .and_then(|id| catalog::for_resource_type(&id.type_name()))
-        else {
-            continue;
-        };
-        let mut out = Vec::new();
-        for metric in namespace.metrics {
-            let points = store
-                .metric_minutes(target, metric.name, start, end)
-                .await?;
-            out.extend(records(&points, &workspace_key, metric.unit.as_str()));
+        let namespace = catalog::for_resource_type(&target_id.type_name());
+        if let (true, Some(namespace)) = (metrics, namespace) {
+            let mut out = Vec::new();
+            for metric in namespace.metrics {
+                let points = store
+                    .metric_minutes(target, metric.name, start, end)
+                    .await?;
+                out.extend(records(&points, &workspace_key, metric.unit.as_str()));
+            }
+            store.write_azure_metrics(&out).await?;
         }
-        store.write_azure_metrics(&out).await?;
+        if health {
+            let events = store.health_events(target, start, end).await?;
+            store
+                .write_alb_health_events(&workspace_key, &events)
+                .await?;
+        }
         store
             .put_log_export(&ExportProgress { through: end, ..p })
             .await?;
@@ -177,9 +194,9 @@ pub async fn pass(store: &Store, now: DateTime<Utc>, prune: bool) -> Result<(), 
         let days = w.body["properties"]["retentionInDays"]
             .as_i64()
             .unwrap_or(30);
-        store
-            .prune_azure_metrics(&w.key(), now - TimeDelta::days(days))
-            .await?;
+        let cutoff = now - TimeDelta::days(days);
+        store.prune_azure_metrics(&w.key(), cutoff).await?;
+        store.prune_alb_health_events(&w.key(), cutoff).await?;
     }
     Ok(())
 }

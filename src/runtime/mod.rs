@@ -12,6 +12,7 @@ pub mod autoscale;
 pub mod clock;
 pub mod decide;
 pub mod fault;
+pub mod health_events;
 pub mod imds;
 pub mod instance;
 pub mod log_export;

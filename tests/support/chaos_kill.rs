@@ -1,12 +1,15 @@
 //! Chaos: `kill -9` of the armlet binary at random moments while clients write. Each
 //! iteration starts armlet on the same data directory, checks what the previous one left,
 //! then runs concurrent writers (new resource groups, updates of one public IP's tag), a
-//! template deployment and a scale-out, and kills armlet after a random delay.
+//! template deployment, a scale-out and a model change of a Rolling scale set behind a
+//! load balancer's health probe (a rolling upgrade), and kills armlet after a random delay.
 //!
 //! After every restart: each acknowledged write is there (an unacknowledged one may or may
 //! not be), no resource is half-written (every listed resource reads back, provisioning ends,
-//! a scale set has exactly `capacity` instances and each instance's NICs exist), the instance
-//! processes are exactly the stored model, and no process of the killed run survives.
+//! a scale set has exactly `capacity` instances and each instance's NICs exist), an upgrade
+//! the kill interrupted resumes and completes with every instance on the latest model, the
+//! instance processes are exactly the stored model (names, and the model version each
+//! runs), and no process of the killed run survives.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -28,10 +31,21 @@ pub struct KillFigures {
     pub half_written: Vec<String>,
     pub model_mismatches: u64,
     pub orphans: u64,
+    /// Rolling upgrades found RollingForward right after a restart (the kill interrupted them).
+    pub upgrades_interrupted: u64,
+    /// Of those, the ones that resumed and reached Completed.
+    pub upgrades_resumed: u64,
+    /// Upgrades that did not end Completed with every instance on the latest model.
+    pub upgrade_failures: Vec<String>,
 }
 
 const RG: &str = "chaos";
 const Q: &str = "api-version=2024-11-01";
+/// Azure seconds per real second: the health probe's 5 s interval is half a real second,
+/// so a rolling upgrade's batches take about a second and a kill lands inside one.
+const TIME_SCALE: &str = "10";
+/// The Rolling scale set's capacity (two batches of one, a second apart).
+const ROLLING_CAPACITY: u64 = 2;
 
 fn spawn(dir: &Path, port: u16) -> ArmletProcess {
     ArmletProcess(Some(
@@ -42,6 +56,8 @@ fn spawn(dir: &Path, port: u16) -> ArmletProcess {
                 "240",
                 "--termination-grace",
                 "1",
+                "--time-scale",
+                TIME_SCALE,
                 "--data-dir",
             ])
             .arg(dir)
@@ -81,6 +97,25 @@ pub fn instance_processes(dir: &Path) -> HashMap<u32, String> {
     out
 }
 
+/// The model version an instance process was started on (`None` once it is gone).
+fn process_model_version(pid: u32) -> Option<u64> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    environ.split(|b| *b == 0).find_map(|kv| {
+        String::from_utf8_lossy(kv)
+            .strip_prefix("ARMLET_MODEL_VERSION=")?
+            .parse()
+            .ok()
+    })
+}
+
+/// The custom data of model change `n` (0: the model the Rolling scale set was created with).
+fn custom_data(n: u64) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!(
+        "#cloud-config\nwrite_files:\n  - path: /var/www/html/version.html\n    content: v{n}\n"
+    ))
+}
+
 struct Ctx {
     client: reqwest::Client,
     base: String,
@@ -114,6 +149,9 @@ struct Ledger {
     deployments: Vec<String>,
     capacity_acked: u64,
     capacity_attempted: u64,
+    /// The Rolling scale set's model changes (custom data `n`) acknowledged and attempted.
+    model_acked: u64,
+    model_attempted: u64,
 }
 
 async fn setup(c: &Ctx) {
@@ -146,6 +184,36 @@ async fn setup(c: &Ctx) {
                 "ipConfigurations": [{"name": "ipc", "properties": {"subnet": {"id": subnet}}}]}}]}}}
     }))).await;
     assert!(s < 300, "{b}");
+    // The Rolling scale set: its NIC in a load balancer's pool, health from that probe.
+    let (s, b) = send(c.client.put(c.url(&format!("{}?{Q}", id("Microsoft.Network/publicIPAddresses", "lbip"))))
+        .json(&json!({"location": "eastus", "sku": {"name": "Standard"}, "properties": {"publicIPAllocationMethod": "Static"}}))).await;
+    assert!(s < 300, "{b}");
+    let lb = id("Microsoft.Network/loadBalancers", "lb");
+    let fe = format!("{lb}/frontendIPConfigurations/fe");
+    let pool = format!("{lb}/backendAddressPools/pool");
+    let probe = format!("{lb}/probes/hp");
+    let (s, b) = send(c.client.put(c.url(&format!("{lb}?api-version=2023-04-01"))).json(&json!({
+        "location": "eastus", "sku": {"name": "Standard"}, "properties": {
+            "frontendIPConfigurations": [{"name": "fe", "properties": {"publicIPAddress": {"id": id("Microsoft.Network/publicIPAddresses", "lbip")}}}],
+            "backendAddressPools": [{"name": "pool"}],
+            "probes": [{"name": "hp", "properties": {"protocol": "Http", "port": 80, "requestPath": "/health", "intervalInSeconds": 5, "numberOfProbes": 1}}],
+            "loadBalancingRules": [{"name": "http", "properties": {"frontendIPConfiguration": {"id": fe}, "backendAddressPool": {"id": pool},
+                "probe": {"id": probe}, "protocol": "Tcp", "frontendPort": 80, "backendPort": 80}}]
+        }}))).await;
+    assert!(s < 300, "{b}");
+    let (s, b) = send(c.client.put(c.url(&format!("{}?{Q}", id("Microsoft.Compute/virtualMachineScaleSets", "roll")))).json(&json!({
+        "location": "eastus", "tags": {"model": "0"}, "sku": {"name": "Standard_B1s", "capacity": ROLLING_CAPACITY},
+        "properties": {"orchestrationMode": "Uniform",
+            "upgradePolicy": {"mode": "Rolling", "rollingUpgradePolicy": {"maxBatchInstancePercent": 50, "pauseTimeBetweenBatches": "PT10S"}},
+            "virtualMachineProfile": {
+                "osProfile": {"computerNamePrefix": "roll", "adminUsername": "azureuser", "customData": custom_data(0)},
+                "storageProfile": {"imageReference": {"publisher": "Canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts-gen2", "version": "latest"}},
+                "networkProfile": {"healthProbe": {"id": probe},
+                    "networkInterfaceConfigurations": [{"name": "nic", "properties": {"primary": true,
+                        "ipConfigurations": [{"name": "ipc", "properties": {"subnet": {"id": subnet},
+                            "loadBalancerBackendAddressPools": [{"id": pool}]}}]}}]}}}
+    }))).await;
+    assert!(s < 300, "{b}");
 }
 
 fn template(n: u64) -> Value {
@@ -161,6 +229,28 @@ fn template(n: u64) -> Value {
 /// One round of writes until armlet dies.
 async fn workload(c: Arc<Ctx>, ledger: Arc<Mutex<Ledger>>, iteration: u64, target_capacity: u64) {
     let mut tasks = Vec::new();
+    {
+        // A model change of the Rolling scale set: starts a rolling upgrade.
+        let (c, ledger) = (c.clone(), ledger.clone());
+        tasks.push(tokio::spawn(async move {
+            let path = format!(
+                "{}?{Q}",
+                id("Microsoft.Compute/virtualMachineScaleSets", "roll")
+            );
+            let n = iteration + 1;
+            ledger.lock().unwrap().model_attempted = n;
+            // GET never returns custom data: the tag, in the same write, says which it is.
+            let body = json!({"tags": {"model": n.to_string()},
+                "properties": {"virtualMachineProfile": {"osProfile": {"customData": custom_data(n)}}}});
+            if let Ok(r) = c.client.patch(c.url(&path)).json(&body).send().await
+                && r.status().is_success()
+            {
+                let mut l = ledger.lock().unwrap();
+                l.model_acked = n;
+                l.other_acks += 1;
+            }
+        }));
+    }
     for w in 0..3 {
         let (c, ledger) = (c.clone(), ledger.clone());
         tasks.push(tokio::spawn(async move {
@@ -254,7 +344,14 @@ async fn check(
     ledger: &Ledger,
     before_kill: &HashMap<u32, String>,
     f: &mut KillFigures,
-) -> (u64, u64) {
+) -> (u64, u64, u64) {
+    // First, before it can move on: was a rolling upgrade running when armlet died?
+    let latest = format!(
+        "{}/rollingUpgrades/latest?{Q}",
+        id("Microsoft.Compute/virtualMachineScaleSets", "roll")
+    );
+    let (_, first) = c.get(&latest).await;
+    let interrupted = first["properties"]["runningStatus"]["code"] == "RollingForward";
     let (s, list) = c
         .get(&format!(
             "/subscriptions/{SUB}/resourcegroups?{Q}&$top=100000"
@@ -375,6 +472,7 @@ async fn check(
                 .push(format!("instance {} without its NIC", vm["name"]));
         }
     }
+    let (model, rolling_vms) = check_rolling(c, ledger, &latest, interrupted, f).await;
     // Every listed resource reads back whole.
     let (_, all) = c.get(&format!("/subscriptions/{SUB}/resources?{Q}")).await;
     for r in all["value"].as_array().into_iter().flatten() {
@@ -392,6 +490,7 @@ async fn check(
     // Running instances are exactly the stored model; nothing of the killed run survives.
     let names: BTreeSet<String> = vms
         .iter()
+        .chain(&rolling_vms)
         .map(|v| v["name"].as_str().unwrap().to_string())
         .collect();
     let converged = tokio::time::timeout(Duration::from_secs(60), async {
@@ -408,8 +507,87 @@ async fn check(
         f.model_mismatches += 1;
     }
     let now = instance_processes(dir);
+    // Each Rolling instance's process runs the model version its instance stores.
+    for vm in &rolling_vms {
+        let name = vm["name"].as_str().unwrap_or_default();
+        let (_, view) = c
+            .get(&format!("{}/instanceView?{Q}", vm["id"].as_str().unwrap()))
+            .await;
+        let stored = view["armlet"]["modelVersion"].as_u64();
+        let running = now
+            .iter()
+            .find(|(_, n)| *n == name)
+            .and_then(|(pid, _)| process_model_version(*pid));
+        if stored.is_none() || running != stored {
+            f.model_mismatches += 1;
+        }
+    }
     f.orphans += before_kill.keys().filter(|p| now.contains_key(p)).count() as u64;
-    (v, capacity)
+    (v, capacity, model)
+}
+
+/// The Rolling scale set after a restart: its stored model is the acknowledged change (or
+/// the attempted one), its latest upgrade ends Completed (one the kill interrupted resumes)
+/// and every instance then runs the latest model. Returns the model change found and the
+/// instances.
+async fn check_rolling(
+    c: &Ctx,
+    ledger: &Ledger,
+    latest: &str,
+    interrupted: bool,
+    f: &mut KillFigures,
+) -> (u64, Vec<Value>) {
+    let vmss = id("Microsoft.Compute/virtualMachineScaleSets", "roll");
+    let (_, doc) = c.get(&format!("{vmss}?{Q}")).await;
+    let stored = doc["tags"]["model"].as_str().unwrap_or("0");
+    let model = [ledger.model_acked, ledger.model_attempted]
+        .into_iter()
+        .find(|n| stored == n.to_string());
+    let Some(model) = model else {
+        f.lost.push(format!(
+            "rolling scale set model: acknowledged change {} attempted {}, stored {stored:?}",
+            ledger.model_acked, ledger.model_attempted
+        ));
+        return (ledger.model_acked, vec![]);
+    };
+    if interrupted {
+        f.upgrades_interrupted += 1;
+    }
+    let end = eventually(Duration::from_secs(90), || async {
+        let (s, doc) = c.get(latest).await;
+        let code = doc["properties"]["runningStatus"]["code"].as_str();
+        match (s, code) {
+            // No upgrade yet: only while the scale set still has its first model.
+            (404, _) => Some((model == 0).then_some(()).ok_or("no upgrade".to_string())),
+            (200, Some("RollingForward")) => None,
+            (200, Some("Completed")) => Some(Ok(())),
+            _ => Some(Err(format!("{s}: {doc}"))),
+        }
+    })
+    .await;
+    if let Err(e) = end {
+        f.upgrade_failures
+            .push(format!("model change {model}: {e}"));
+    } else if interrupted {
+        f.upgrades_resumed += 1;
+    }
+    let (_, vms) = c.get(&format!("{vmss}/virtualMachines?{Q}")).await;
+    let vms = vms["value"].as_array().cloned().unwrap_or_default();
+    if vms.len() as u64 != ROLLING_CAPACITY {
+        f.half_written.push(format!(
+            "rolling scale set has {} instances for capacity {ROLLING_CAPACITY}",
+            vms.len()
+        ));
+    }
+    for vm in &vms {
+        if vm["properties"]["latestModelApplied"] != true {
+            f.upgrade_failures.push(format!(
+                "model change {model}: {} not on the latest model",
+                vm["name"]
+            ));
+        }
+    }
+    (model, vms)
 }
 
 pub async fn run(iterations: u64, seed: u64) -> KillFigures {
@@ -435,11 +613,12 @@ pub async fn run(iterations: u64, seed: u64) -> KillFigures {
             setup(&c).await;
         } else {
             let l = ledger.lock().unwrap().clone_view();
-            let (v, capacity) = check(&c, dir.path(), &l, &before_kill, &mut figures).await;
+            let (v, capacity, model) = check(&c, dir.path(), &l, &before_kill, &mut figures).await;
             figures.iterations += 1;
             let mut l = ledger.lock().unwrap();
             (l.tag_acked, l.tag_attempted) = (v, v);
             (l.capacity_acked, l.capacity_attempted) = (capacity, capacity);
+            (l.model_acked, l.model_attempted) = (model, model);
         }
         if iteration == iterations {
             armlet.terminate();
@@ -477,6 +656,8 @@ impl Ledger {
             deployments: self.deployments.clone(),
             capacity_acked: self.capacity_acked,
             capacity_attempted: self.capacity_attempted,
+            model_acked: self.model_acked,
+            model_attempted: self.model_attempted,
         }
     }
 }

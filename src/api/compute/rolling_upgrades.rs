@@ -245,6 +245,7 @@ pub fn lifecycle_instances(rows: &[Resource], model_version: u64) -> Vec<Instanc
                 created: state.created,
                 last_change: epoch,
                 zone: None,
+                unproven: false,
             })
         })
         .collect()

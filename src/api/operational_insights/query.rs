@@ -23,9 +23,9 @@ use serde_json::{Value, json};
 
 use crate::api::ApiState;
 use crate::metrics::timespan::parse_timespan;
-use crate::model::log_analytics::azure_metrics::{self, MetricRecord, TABLE};
 use crate::model::log_analytics::kql::{self, KqlError};
 use crate::model::log_analytics::{Table, WORKSPACE_TYPE};
+use crate::model::log_analytics::{alb_health_event, azure_metrics};
 
 /// The longest Log Analytics retention (12 years), bounding `timespan`.
 const MAX_RETENTION: TimeDelta = TimeDelta::days(4383);
@@ -126,7 +126,13 @@ async fn run(app: &ApiState, workspace_id: &str, body: QueryBody) -> Response {
             Err(e) => return bad_argument("InvalidTimespan", &e.message),
         },
     };
-    let mut records: Vec<(MetricRecord, String)> = Vec::new();
+    // The tables a workspace holds; other names fail in the query as unknown tables.
+    let table_name = kql::source_table(&text).ok();
+    let mut table = match table_name.as_deref() {
+        Some(azure_metrics::TABLE) => Some(azure_metrics::table(&[], "")),
+        Some(alb_health_event::TABLE) => Some(alb_health_event::table(&[])),
+        _ => None,
+    };
     for id in std::iter::once(workspace_id.to_string()).chain(body.workspaces.unwrap_or_default()) {
         let (key, customer) = match workspace(app, &id).await {
             Ok(Some(w)) => w,
@@ -140,23 +146,32 @@ async fn run(app: &ApiState, workspace_id: &str, body: QueryBody) -> Response {
             }
             Err(e) => return internal(e),
         };
-        // Only AzureMetrics exists; other names fail in the query as unknown tables.
-        if kql::source_table(&text).is_ok_and(|t| t == TABLE) {
-            match app.arm.store.azure_metrics(&key, from, to).await {
-                Ok(rows) => records.extend(rows.into_iter().map(|r| (r, customer.clone()))),
-                Err(e) => return internal(e),
+        let store = &app.arm.store;
+        let rows = match table_name.as_deref() {
+            Some(azure_metrics::TABLE) => store
+                .azure_metrics(&key, from, to)
+                .await
+                .map(|rs| rs.iter().map(|r| r.row(&customer)).collect()),
+            Some(alb_health_event::TABLE) => {
+                store.alb_health_events(&key, from, to).await.map(|es| {
+                    es.iter()
+                        .map(|e| alb_health_event::row(e, &customer))
+                        .collect()
+                })
             }
+            _ => Ok(Vec::new()),
+        };
+        match (rows, table.as_mut()) {
+            (Ok(rows), Some(t)) => t.rows.extend(rows),
+            (Ok(_), None) => {}
+            (Err(e), _) => return internal(e),
         }
     }
-    let source = || {
-        let mut table = azure_metrics::table(&[], "");
-        table.rows = records
-            .iter()
-            .map(|(r, customer)| r.row(customer))
-            .collect();
-        table
-    };
-    let result = kql::run(&text, |name| (name == TABLE).then(source), now);
+    let result = kql::run(
+        &text,
+        |name| table.filter(|_| table_name.as_deref() == Some(name)),
+        now,
+    );
     match result {
         Ok(table) => Json(json!({"tables": [table_json(&table)]})).into_response(),
         Err(KqlError::Syntax(m)) => bad_argument("SyntaxError", &m),

@@ -47,6 +47,9 @@ pub struct ProbeState {
     pub successes: u32,
     /// Consecutive failures (0 after a success).
     pub failures: u32,
+    /// Whether any probe has passed yet: a backend `Down` without one is still booting as
+    /// far as anyone can tell (rolling upgrades give it time before counting it).
+    pub answered: bool,
 }
 
 impl Default for ProbeState {
@@ -55,6 +58,7 @@ impl Default for ProbeState {
             health: Health::Unknown,
             successes: 0,
             failures: 0,
+            answered: false,
         }
     }
 }
@@ -77,6 +81,7 @@ pub fn observe(state: ProbeState, success: bool, threshold: u32) -> ProbeState {
         health,
         successes,
         failures,
+        answered: state.answered || success,
     }
 }
 
@@ -107,6 +112,17 @@ mod tests {
     fn first_success_brings_a_new_backend_up() {
         assert_eq!(run(&[true], 3), vec![Up]);
         assert_eq!(run(&[false, true], 3), vec![Unknown, Up]);
+    }
+
+    #[test]
+    fn a_backend_is_answered_from_its_first_passed_probe_on() {
+        let down = [false, false]
+            .iter()
+            .fold(ProbeState::default(), |s, &r| observe(s, r, 1));
+        assert_eq!((down.health, down.answered), (Down, false));
+        let up = observe(down, true, 1);
+        assert!(up.answered);
+        assert!(observe(up, false, 1).answered, "a later failure keeps it");
     }
 
     #[test]

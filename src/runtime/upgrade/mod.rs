@@ -92,6 +92,9 @@ pub struct Instance {
     pub last_change: DateTime<Utc>,
     /// The availability zone, if the scale set is zonal.
     pub zone: Option<String>,
+    /// Its health source has never passed it in this armlet run (a new instance, or every
+    /// instance after armlet restarted): an `Unhealthy` verdict may just mean "still booting".
+    pub unproven: bool,
 }
 
 impl Instance {
@@ -132,6 +135,7 @@ pub(crate) mod fixture {
             created: id,
             last_change: t0(),
             zone: None,
+            unproven: false,
         }
     }
 

@@ -101,7 +101,21 @@ fn instance(
         // A process not started yet changes state as soon as it starts.
         last_change: rt.starts.get(&key).unwrap_or(now),
         zone: row.body["zones"][0].as_str().map(str::to_string),
+        unproven: unproven(rt, &key, &state.model),
     }
+}
+
+/// Whether the instance's load-balancer probe has yet to pass it once (see
+/// [`Instance::unproven`]); the Application Health extension says so itself (`Initializing`).
+fn unproven(rt: &Runtime, key: &str, model: &Value) -> bool {
+    let Some(probe) = health_key(rt, key, model) else {
+        return false;
+    };
+    rt.prober
+        .health()
+        .snapshot()
+        .get(&probe)
+        .is_some_and(|e| e.app_health.is_none() && !e.state.answered)
 }
 
 /// The probe that reports an instance's application health, if its model has a source.

@@ -73,6 +73,9 @@ pub enum WaitReason {
     Pause,
     /// These instances of the batch are not healthy yet; at `until` they count as failed.
     Health { instances: Vec<String> },
+    /// A health gate would fail, but these instances have no verdict yet (their processes
+    /// just started): at `until` they count as unhealthy.
+    Verdict { instances: Vec<String> },
 }
 
 /// Instances per batch: maxBatchInstancePercent of the total, rounded down, at least one
@@ -120,14 +123,19 @@ pub fn next_step(instances: &[Instance], progress: &Progress, now: DateTime<Utc>
     }
     let policy = &progress.policy;
     if let Some(e) = upgraded_gate(progress, &by_id) {
-        return breach(e, progress, &by_id);
+        let upgraded = progress
+            .upgraded
+            .iter()
+            .filter_map(|id| by_id.get(id.as_str()).copied());
+        return await_verdicts(upgraded, now).unwrap_or_else(|| breach(e, progress, &by_id));
     }
     let pending = progress.pending();
     if pending.is_empty() {
         return Step::Complete;
     }
     if let Some(e) = overall_gate(instances, policy) {
-        return breach(e, progress, &by_id);
+        return await_verdicts(instances.iter(), now)
+            .unwrap_or_else(|| breach(e, progress, &by_id));
     }
     let chosen = choose_batch(instances, &pending, policy);
     if policy.max_surge {
@@ -259,6 +267,33 @@ fn upgraded_gate(progress: &Progress, by_id: &HashMap<&str, &Instance>) -> Optio
         threshold,
         first,
     ))
+}
+
+/// Before a breached gate faults the upgrade: the running instances it counted that have
+/// no verdict yet (`Initializing`: "wait for the state to be Healthy, Unhealthy, or
+/// Unknown") or were never passed by their probe are waited for, up to [`HEALTH_TIMEOUT`]
+/// after their last change. Every instance restarts when armlet does, so an upgrade
+/// resuming after a restart would otherwise fault on a fleet that is merely booting.
+fn await_verdicts<'a>(
+    counted: impl Iterator<Item = &'a Instance>,
+    now: DateTime<Utc>,
+) -> Option<Step> {
+    let timeout = chrono::Duration::from_std(HEALTH_TIMEOUT).expect("five minutes");
+    let booting: Vec<&Instance> = counted
+        .filter(|i| {
+            i.power == PowerState::Running
+                && !i.serving()
+                && (i.health == Health::Initializing || i.unproven)
+        })
+        .filter(|i| i.last_change + timeout > now)
+        .collect();
+    let until = booting.iter().map(|i| i.last_change + timeout).min()?;
+    Some(Step::Wait {
+        until,
+        reason: WaitReason::Verdict {
+            instances: booting.iter().map(|i| i.id.clone()).collect(),
+        },
+    })
 }
 
 /// A breached gate faults the upgrade, after rolling failed instances back if asked to.

@@ -197,6 +197,87 @@ fn the_health_gate_stops_an_upgrade_before_it_starts() {
 }
 
 #[test]
+fn the_health_gates_wait_for_instances_without_a_verdict_then_count_them() {
+    // armlet restarted: every instance is booting again, started at t=5 s.
+    let mut vms = fleet(3);
+    for i in &mut vms {
+        (i.health, i.health_since, i.last_change) = (Health::Initializing, secs(5), secs(5));
+    }
+    let p = start(&vms, policy());
+    let Step::Wait { until, reason } = next_step(&vms, &p, secs(6)) else {
+        panic!("expected a wait")
+    };
+    assert_eq!(until, secs(5 + 300));
+    assert_eq!(
+        reason,
+        WaitReason::Verdict {
+            instances: ids(&["0", "1", "2"])
+        }
+    );
+    // Verdicts arrive: healthy ones let the upgrade go on.
+    for i in &mut vms {
+        (i.health, i.health_since) = (Health::Healthy, secs(8));
+    }
+    assert!(matches!(next_step(&vms, &p, secs(8)), Step::Upgrade { .. }));
+    // One that never answers counts as unhealthy once its time is up.
+    vms[2].health = Health::Initializing;
+    assert!(matches!(next_step(&vms, &p, secs(9)), Step::Wait { .. }));
+    let Step::Fault(e) = next_step(&vms, &p, secs(5 + 300)) else {
+        panic!("expected a fault")
+    };
+    assert_eq!(
+        e.code,
+        "MaxUnhealthyInstancePercentExceededInRollingUpgrade"
+    );
+    // An Unhealthy verdict is not waited for, unless the probe never passed the instance
+    // since it started (it is still booting, as far as anyone knows).
+    vms[2].health = Health::Unhealthy;
+    assert!(matches!(next_step(&vms, &p, secs(9)), Step::Fault(_)));
+    vms[2].unproven = true;
+    assert!(matches!(next_step(&vms, &p, secs(9)), Step::Wait { .. }));
+    assert!(matches!(next_step(&vms, &p, secs(5 + 300)), Step::Fault(_)));
+}
+
+#[test]
+fn upgraded_instances_rebooting_after_a_restart_are_waited_for() {
+    let mut vms = fleet(2);
+    let mut p = start(
+        &vms,
+        RollingUpgradePolicy {
+            max_batch_instance_percent: 50,
+            ..policy()
+        },
+    );
+    drive(&mut vms, &mut p, secs(0));
+    report(&mut vms, Health::Healthy, secs(1));
+    assert!(matches!(
+        step(&vms, &mut p, secs(1)),
+        Step::FinishBatch { .. }
+    ));
+    assert_eq!(p.upgraded, ["0"]);
+    // armlet restarts at t=10 s: both instances boot again.
+    for i in &mut vms {
+        (i.health, i.health_since, i.last_change) = (Health::Initializing, secs(10), secs(10));
+    }
+    assert!(matches!(
+        next_step(&vms, &p, secs(11)),
+        Step::Wait {
+            reason: WaitReason::Verdict { .. },
+            ..
+        }
+    ));
+    for i in &mut vms {
+        (i.health, i.health_since) = (Health::Healthy, secs(12));
+    }
+    assert_eq!(
+        next_step(&vms, &p, secs(12)),
+        Step::Upgrade {
+            instances: ids(&["1"])
+        }
+    );
+}
+
+#[test]
 fn the_health_gate_is_checked_again_after_each_batch() {
     let mut vms = fleet(10);
     let mut p = start(&vms, policy());

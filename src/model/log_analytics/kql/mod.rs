@@ -52,7 +52,7 @@ pub enum KqlError {
 /// table); `now` is what `now()` and `ago()` see.
 pub fn run(
     text: &str,
-    lookup: impl Fn(&str) -> Option<Table>,
+    lookup: impl FnOnce(&str) -> Option<Table>,
     now: DateTime<Utc>,
 ) -> Result<Table, KqlError> {
     let query = parse::parse(text)?;
