@@ -41,6 +41,8 @@ pub struct App {
     pub tasks: TaskTracker,
     /// Keeps the temporary certificate directory of an in-memory instance alive.
     _temp_dir: Option<tempfile::TempDir>,
+    /// Keeps the store restored from a snapshot with `--in-memory` alive.
+    _store_dir: Option<tempfile::TempDir>,
 }
 
 impl App {
@@ -48,6 +50,7 @@ impl App {
     /// workers and runtime together, and resumes unfinished operations.
     pub async fn build(config: ServeConfig) -> anyhow::Result<AppState> {
         config.validate()?;
+        let fixture = crate::api::armlet::fixture::Fixture::load(&config)?;
         let (data_dir, temp_dir) = match (&config.data_dir, config.in_memory) {
             (Some(dir), _) => (dir.clone(), None),
             (None, false) => (default_data_dir(), None),
@@ -60,10 +63,20 @@ impl App {
             .with_context(|| format!("creating data dir {}", data_dir.display()))?;
         let tls = TlsFiles::new(&data_dir);
         tls.ensure()?;
-        let store = if config.in_memory {
-            Store::in_memory().await?
-        } else {
-            Store::open(&data_dir.join("armlet.db")).await?
+        let mut store_dir = None;
+        let store = match (&config.from_snapshot, config.in_memory) {
+            // Nothing kept: the restored copy lives in a temporary directory.
+            (Some(snapshot), true) => {
+                let t = tempfile::Builder::new().prefix("armlet-store-").tempdir()?;
+                let store = Store::restore(snapshot, &t.path().join("armlet.db")).await?;
+                store_dir = Some(t);
+                store
+            }
+            (Some(snapshot), false) => {
+                Store::restore(snapshot, &data_dir.join("armlet.db")).await?
+            }
+            (None, true) => Store::in_memory().await?,
+            (None, false) => Store::open(&data_dir.join("armlet.db")).await?,
         };
         store
             .ensure_subscription(&config.identity.subscription_id, "armlet")
@@ -111,6 +124,10 @@ impl App {
             arm: arm.clone(),
             runtime: runtime.clone(),
             tokens,
+            management: crate::api::armlet::Management::new(match &fixture {
+                Some(f) => crate::api::armlet::Readiness::Starting(f.describe()),
+                None => crate::api::armlet::Readiness::Ready,
+            }),
             auth: config.limits.auth,
             throttle: crate::api::throttle::Throttle::new(crate::api::throttle::ThrottleConfig {
                 buckets: config.limits.throttling == crate::config::Throttling::Azure,
@@ -156,6 +173,13 @@ impl App {
             arm.subscribe_changes(),
             shutdown.clone(),
         ));
+        if let Some(f) = fixture {
+            tasks.spawn(crate::api::armlet::fixture::deploy(
+                api.clone(),
+                f,
+                shutdown.clone(),
+            ));
+        }
         tasks.spawn(crate::runtime::upgrade::terminate::run(
             runtime.clone(),
             fleet,
@@ -193,6 +217,7 @@ impl App {
             shutdown,
             tasks,
             _temp_dir: temp_dir,
+            _store_dir: store_dir,
         }))
     }
 }

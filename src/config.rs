@@ -21,6 +21,8 @@ pub struct Cli {
     pub serve: ServeConfig,
 }
 
+// Parsed once at start: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the ARM API (the default).
@@ -31,6 +33,8 @@ pub enum Command {
     /// configured by the `ARMLET_*` instance environment, see docs/instance-contract.md).
     #[command(hide = true)]
     InstanceApp,
+    /// Snapshots of a running armlet's state.
+    Snapshot(SnapshotConfig),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -79,6 +83,47 @@ pub struct ServeConfig {
     /// Log format: `text` or `json`.
     #[arg(long, env = "ARMLET_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// Deploy this ARM template at start (a CI fixture); `/_armlet/health` reports ready
+    /// once the deployment succeeded, `failed` if it did not.
+    #[arg(long, env = "ARMLET_DEPLOY", value_name = "FILE.json")]
+    pub deploy: Option<PathBuf>,
+    /// The parameters of `--deploy`: a parameter file or `{"name": {"value": ...}}`.
+    #[arg(long, env = "ARMLET_DEPLOY_PARAMETERS", value_name = "FILE.json")]
+    pub parameters: Option<PathBuf>,
+    /// The resource group `--deploy` deploys into (created when missing).
+    #[arg(long, env = "ARMLET_DEPLOY_GROUP", default_value = "armlet")]
+    pub deploy_group: String,
+    /// The location of that resource group.
+    #[arg(long, env = "ARMLET_DEPLOY_LOCATION", default_value = "eastus")]
+    pub deploy_location: String,
+    /// Start from a snapshot (`armlet snapshot save FILE`): its resources, and their
+    /// instances started again. The data directory must not hold a store yet.
+    #[arg(long, env = "ARMLET_FROM_SNAPSHOT", value_name = "FILE")]
+    pub from_snapshot: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotConfig {
+    #[command(subcommand)]
+    pub action: SnapshotAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SnapshotAction {
+    /// Save a running armlet's state to FILE (`serve --from-snapshot FILE` restores it).
+    Save {
+        file: PathBuf,
+        /// armlet's data directory (for its CA certificate).
+        #[arg(long, env = "ARMLET_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// armlet's endpoint.
+        #[arg(
+            long,
+            env = "ARMLET_ENDPOINT",
+            default_value = "https://localhost:8443"
+        )]
+        endpoint: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -164,6 +209,11 @@ impl Default for ServeConfig {
             identity: IdentityConfig::default(),
             limits: LimitsConfig::default(),
             log_format: "text".into(),
+            deploy: None,
+            parameters: None,
+            deploy_group: "armlet".into(),
+            deploy_location: "eastus".into(),
+            from_snapshot: None,
         }
     }
 }
@@ -250,6 +300,9 @@ impl ServeConfig {
             if !m.contains('=') {
                 anyhow::bail!("--image-command takes ALIAS=COMMAND, got {m:?}");
             }
+        }
+        if self.parameters.is_some() && self.deploy.is_none() {
+            anyhow::bail!("--parameters is for --deploy, which is missing");
         }
         if !(self.time_scale.is_finite() && self.time_scale > 0.0) {
             anyhow::bail!(

@@ -18,6 +18,7 @@ pub mod api;
 pub mod app;
 pub mod arm;
 pub mod az_env;
+pub mod client;
 pub mod config;
 pub mod controllers;
 pub mod deploy;

@@ -14,6 +14,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Some(Command::Serve(cfg)) => serve(cfg).await,
         Some(Command::InstanceApp) => instance_app().await,
+        Some(Command::Snapshot(cfg)) => armlet::client::snapshot(cfg).await,
         None => serve(cli.serve).await,
     }
 }

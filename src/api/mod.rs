@@ -2,6 +2,7 @@
 //! case-insensitively and hands each request to its provider.
 
 pub mod alerts_management;
+pub mod armlet;
 pub mod auth;
 pub mod compute;
 pub mod guard;
@@ -37,6 +38,8 @@ pub struct Api {
     pub arm: Arc<Arm>,
     pub runtime: Arc<Runtime>,
     pub tokens: Tokens,
+    /// armlet's own management surface (`/_armlet/`): readiness, resets.
+    pub management: armlet::Management,
     /// Whether ARM requests need a token (`--auth`).
     pub auth: auth::AuthMode,
     /// ARM's throttling and the per-client in-flight cap.
@@ -67,6 +70,9 @@ pub fn registry(runtime: &Arc<Runtime>, address_block: u8) -> Registry {
 pub fn router(app: ApiState) -> Router {
     Router::new()
         .merge(identity::router())
+        .nest("/_armlet", armlet::router())
+        // The nest leaves the bare prefix with a slash to the ARM fallback.
+        .route("/_armlet/", axum::routing::any(armlet::unknown_route))
         .merge(operational_insights::router())
         .route(
             "/armlet/vm-image-aliases.json",

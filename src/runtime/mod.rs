@@ -11,6 +11,7 @@ pub mod alert;
 pub mod autoscale;
 pub mod clock;
 pub mod decide;
+pub mod fault;
 pub mod health_events;
 pub mod imds;
 pub mod instance;
@@ -94,6 +95,9 @@ pub struct Runtime {
     pub starts: Arc<Starts>,
     /// Each instance's Instance Metadata Service endpoint.
     pub imds: imds::ImdsHost,
+    /// Faults injected through `/_armlet/faults`; the reconciler, prober and (through the
+    /// routing table) the proxy read them.
+    pub faults: fault::Faults,
 }
 
 /// When each instance's current process started, in Azure time.
@@ -126,7 +130,9 @@ impl Runtime {
         tasks: &TaskTracker,
     ) -> anyhow::Result<Self> {
         let clock = config.clock;
-        let prober = Prober::new(clock, shutdown.child_token(), tasks.clone());
+        let faults = fault::Faults::default();
+        let prober =
+            Prober::new(clock, shutdown.child_token(), tasks.clone()).with_faults(faults.view());
         let proxy = Proxy::start(clock, prober.health(), shutdown)?;
         Ok(Runtime {
             clock,
@@ -146,6 +152,7 @@ impl Runtime {
             started: Default::default(),
             starts: Default::default(),
             imds: imds::ImdsHost::new(shutdown.child_token(), tasks.clone()),
+            faults,
         })
     }
 

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Runtime;
 use super::decide::{self, Action, Observed, Process, Started};
+use super::fault::FaultSet;
 use super::instance::{self, InstanceSpec, InstanceStatus, PortSpec};
 use super::plan::{self, InstancePlan, Plan, State};
 use super::probe::{ProbeKey, ProbeProtocol, ProbeTarget};
@@ -60,6 +61,8 @@ pub async fn run(rt: Arc<Runtime>, mut changes: watch::Receiver<u64>, shutdown: 
         }
     }
     rt.proxy.publish(Arc::new(RoutingTable::default()));
+    // Frozen instances continue, so that they can act on their SIGTERM.
+    rt.clear_all_faults().await;
     rt.supervisor.stop_all(rt.grace).await;
     tracing::info!("all instance processes stopped");
 }
@@ -100,7 +103,29 @@ pub async fn load_state(rt: &Runtime) -> anyhow::Result<State> {
 pub async fn reconcile(rt: &Runtime) -> anyhow::Result<bool> {
     let _one_at_a_time = rt.pass.lock().await;
     let state = load_state(rt).await?;
-    let plan = plan::plan(&state, rt.ports);
+    let mut plan = plan::plan(&state, rt.ports);
+    for f in rt.faults.forget_missing(|f| {
+        plan.instances
+            .iter()
+            .any(|i| i.key == f.key || (f.kind.targets_scale_set() && i.scale_set_id == f.key))
+    }) {
+        tracing::info!(
+            fault = f.kind.name(),
+            target = f.target,
+            id = f.id,
+            "fault dropped: its target is gone"
+        );
+        // A frozen process about to be removed continues, so it can act on its SIGTERM.
+        rt.undo(&f).await;
+    }
+    let faults = rt.faults.load();
+    // An injected `scaleSetDown`: its instances are planned as not running, so they leave
+    // their pools and their processes stop (and start again once the fault is cleared).
+    for inst in &mut plan.instances {
+        if faults.scale_set_down(&inst.scale_set_id) {
+            inst.power = crate::model::compute::instance::PowerState::Stopped;
+        }
+    }
     let previous = rt.plan.load_full();
 
     // 1. Decide what happens to the processes (pure), so that the instances whose running
@@ -117,8 +142,9 @@ pub async fn reconcile(rt: &Runtime) -> anyhow::Result<bool> {
             .iter()
             .any(|i| i.key == key && i.should_run())
     };
-    rt.proxy
-        .publish(Arc::new(routing_table(&plan, &previous, &live, &departing)));
+    let table = routing_table(&plan, &previous, &live, &departing, &faults);
+    rt.proxy.publish(Arc::new(table));
+    rt.faults.mark_applied(faults.version);
     let probed = |key: &str| live(key) && !departing.contains(key);
     let failed = rt.prober.set_targets(probe_targets(&plan, &probed));
     for (key, e) in failed {
@@ -254,6 +280,7 @@ fn routing_table(
     previous: &Plan,
     live: &dyn Fn(&str) -> bool,
     departing: &HashSet<String>,
+    faults: &FaultSet,
 ) -> RoutingTable {
     let backend = |b: &plan::BackendPlan| proxy::Backend {
         key: b.instance.clone(),
@@ -263,6 +290,7 @@ fn routing_table(
             .as_ref()
             .map(|(p, i)| ProbeKey::new(p.clone(), i.clone())),
         draining: departing.contains(&b.instance),
+        fault: faults.backend(&b.instance),
     };
     let frontends = plan
         .frontends

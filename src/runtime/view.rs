@@ -1,6 +1,7 @@
 //! What the runtime knows about an instance, added to its instance view: the process state
 //! (running, exited with a code), the loopback address and ports it binds, health from the
-//! scale set's health probe or its ApplicationHealth extension, and boot diagnostics.
+//! scale set's health probe or its ApplicationHealth extension, injected faults, and boot
+//! diagnostics.
 
 use serde_json::{Value, json};
 
@@ -46,7 +47,20 @@ pub async fn annotate_instance(
         None => json!({"state": "not started"}),
     };
     let running = rt.store.process(&key).await.ok().flatten();
+    // Injected faults on the instance or its scale set, as `/_armlet/faults` lists them.
+    let scale_set = planned.map(|i| i.scale_set_id.as_str());
+    let faults: Vec<Value> = rt
+        .faults
+        .load()
+        .faults
+        .iter()
+        .filter(|f| {
+            f.key == key || (f.kind.targets_scale_set() && Some(f.key.as_str()) == scale_set)
+        })
+        .map(|f| json!({"id": f.id, "kind": f.kind.name()}))
+        .collect();
     view["armlet"] = json!({
+        "faults": faults,
         "bindAddress": state.bind_address.to_string(),
         "ports": ports,
         "process": process,

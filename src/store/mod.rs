@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod log_analytics;
 pub mod metrics;
 pub mod operations;
+pub mod reset;
 pub mod resources;
 
 pub use operations::{Operation, OperationStatus};

@@ -141,6 +141,7 @@ pub fn backend(key: &str, addr: SocketAddr, probe: Option<ProbeKey>) -> Backend 
         addr,
         probe,
         draining: false,
+        fault: Default::default(),
     }
 }
 

@@ -206,6 +206,7 @@ fn rule(key: &str, bind: SocketAddr, backend: SocketAddr) -> FrontendRule {
             addr: backend,
             probe: None,
             draining: false,
+            fault: Default::default(),
         }],
         distribution: Distribution::Default,
         idle_timeout: Duration::from_secs(4 * 60),

@@ -169,6 +169,7 @@ pub fn routing(fleet: &Fleet) -> Vec<proxy::FrontendRule> {
                     addr: b.addr,
                     probe: Some(proxy_probe(b)),
                     draining: false,
+                    fault: Default::default(),
                 })
                 .collect(),
             distribution: proxy::Distribution::Default,

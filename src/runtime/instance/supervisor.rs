@@ -236,6 +236,19 @@ impl Supervisor {
         }
     }
 
+    /// Sends `signal` to the process group of a running instance (fault injection: SIGSTOP,
+    /// SIGCONT, SIGKILL); returns whether there was a running process to signal. A SIGKILL
+    /// sent this way is reported as an exit by itself, as a crash would be.
+    pub fn signal(&self, key: &str, signal: Signal) -> Result<bool, InstanceError> {
+        let pgid = self.with_entry(key, |e| {
+            matches!(e.status, InstanceStatus::Running { .. }).then_some(e.pgid)
+        });
+        let Some(Some(pgid)) = pgid else {
+            return Ok(false);
+        };
+        orphans::signal_group(pgid, signal).map_err(|source| InstanceError::Signal { pgid, source })
+    }
+
     pub fn status(&self, key: &str) -> Option<InstanceStatus> {
         self.lock().get(key).map(|e| e.status.clone())
     }

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -17,6 +18,7 @@ use super::state::{ProbeState, observe};
 use super::table::{HealthBoard, HealthEntry, HealthView};
 use super::{ProbeError, ProbeKey, ProbeProtocol, ProbeTarget};
 use crate::runtime::clock::Clock;
+use crate::runtime::fault::FaultSet;
 
 /// Azure's HTTP(S) probes give up after 30 s (or the interval, if shorter).
 const AZURE_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -45,6 +47,8 @@ pub struct Prober {
     tasks: TaskTracker,
     /// The runtime the tasks are spawned on, so `set_targets` can be called from anywhere.
     runtime: tokio::runtime::Handle,
+    /// Injected faults: a probe of an instance with a `probeFailure` fault fails.
+    faults: Arc<ArcSwap<FaultSet>>,
 }
 
 struct Running {
@@ -62,7 +66,14 @@ impl Prober {
             shutdown,
             tasks,
             runtime: tokio::runtime::Handle::current(),
+            faults: Arc::default(),
         }
+    }
+
+    /// Reads injected faults from `faults` (the runtime's [`crate::runtime::fault::Faults`]).
+    pub fn with_faults(mut self, faults: Arc<ArcSwap<FaultSet>>) -> Self {
+        self.faults = faults;
+        self
     }
 
     /// The published health (lock-free snapshot + change notifications).
@@ -128,6 +139,7 @@ impl Prober {
                 self.board.clone(),
                 target.clone(),
                 check,
+                self.faults.clone(),
                 cancel.clone(),
             );
             self.tasks.spawn_on(task, &self.runtime);
@@ -157,6 +169,7 @@ async fn probe_loop(
     board: Arc<HealthBoard>,
     target: ProbeTarget,
     check: Box<dyn HealthCheck>,
+    faults: Arc<ArcSwap<FaultSet>>,
     cancel: CancellationToken,
 ) {
     let timeout = probe_timeout(&clock, target.interval);
@@ -177,6 +190,9 @@ async fn probe_loop(
             r = tokio::time::timeout(timeout, check.check(target.addr)) => r,
         };
         let (ok, detail) = match result {
+            _ if faults.load().probe_fails(&target.key.backend) => {
+                (false, "fault injected: probe failure".to_string())
+            }
             Ok(Ok(detail)) => (true, detail),
             Ok(Err(e)) => (false, e.to_string()),
             Err(_) => (false, "timed out".to_string()),

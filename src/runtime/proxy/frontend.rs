@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::counters::Counters;
 use super::distribution::{FlowTuple, backend_hash, pick_with, tuple_hash};
-use super::table::{Backend, Distribution, FrontendRule, NoHealthy, Transport};
+use super::table::{Backend, BackendFault, Distribution, FrontendRule, NoHealthy, Transport};
 use crate::runtime::clock::Clock;
 use crate::runtime::probe::{HealthTable, ProbeKey};
 
@@ -27,6 +27,8 @@ pub struct BackendRt {
     pub probe: Option<ProbeKey>,
     /// Leaving the pool: no new flows, existing ones go on.
     pub draining: bool,
+    /// Injected latency or dropping of new flows.
+    pub fault: BackendFault,
     /// [`backend_hash`] of the key, computed once.
     pub hash: u64,
     /// Cancelled when the backend leaves the rule (or the frontend goes): its flows end.
@@ -44,6 +46,7 @@ impl BackendRt {
             addr: b.addr,
             probe: b.probe.clone(),
             draining: b.draining,
+            fault: b.fault,
             hash: backend_hash(&b.key),
             cancel: parent.child_token(),
             counters: Arc::default(),
@@ -203,8 +206,10 @@ fn build_rule(
                     .find(|x| x.key == b.key && x.addr == b.addr)
             });
             match kept {
-                Some(x) if x.probe == b.probe && x.draining == b.draining => x.clone(),
-                // Same backend, another probe or now draining: a new handle, but its flows go on.
+                Some(x) if x.probe == b.probe && x.draining == b.draining && x.fault == b.fault => {
+                    x.clone()
+                }
+                // Same backend, another probe, draining or fault: a new handle, but its flows go on.
                 Some(x) => {
                     let mut n = BackendRt::new(b, cancel);
                     n.cancel = x.cancel.clone();
@@ -251,6 +256,7 @@ mod tests {
             addr: SocketAddr::from(([127, 0, 0, 2], port)),
             probe: Some(ProbeKey::new("p", key)),
             draining,
+            fault: BackendFault::default(),
         }
     }
 

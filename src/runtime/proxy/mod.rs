@@ -46,7 +46,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub use counters::{BackendCounters, CounterSnapshot, FrontendCounters};
-pub use table::{Backend, Distribution, FrontendRule, NoHealthy, RoutingTable, Transport};
+pub use table::{
+    Backend, BackendFault, Distribution, FrontendRule, NoHealthy, RoutingTable, Transport,
+};
 
 use crate::runtime::clock::Clock;
 use crate::runtime::probe::HealthView;

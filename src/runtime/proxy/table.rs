@@ -46,6 +46,17 @@ pub struct Backend {
     /// new flows, not even when every backend is down, but its existing flows go on until
     /// it leaves the rule.
     pub draining: bool,
+    /// Injected faults on new flows (`/_armlet/faults`); the default is none.
+    pub fault: BackendFault,
+}
+
+/// What an injected fault does to a backend's new flows (existing flows are untouched).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct BackendFault {
+    /// Real time a new flow waits before its backend connection is made.
+    pub latency: Option<Duration>,
+    /// New flows are reset instead of forwarded.
+    pub drop_new: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

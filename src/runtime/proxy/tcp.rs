@@ -67,6 +67,11 @@ pub async fn accept_loop(fe: Arc<FrontendRt>, listener: std::net::TcpListener, h
         let rule = fe.rule.load_full();
         let backend = fe.choose(&rule, peer, &health.load());
         match backend {
+            // An injected fault: the backend "refuses" the connection.
+            Some(b) if b.fault.drop_new => {
+                b.counters.new_flow();
+                reset(&client)
+            }
             Some(b) => {
                 tokio::task::spawn_local(flow(fe.clone(), rule, b, client, counted));
             }
@@ -116,6 +121,13 @@ async fn flow(
         backend.counters.new_flow();
     }
     let _gauge = FlowGauge::open(&fe.counters, &backend.counters);
+    if let Some(latency) = backend.fault.latency {
+        // An injected fault: the path to this backend is slow.
+        tokio::select! {
+            _ = backend.cancel.cancelled() => return reset(&client),
+            _ = tokio::time::sleep(latency) => {}
+        }
+    }
     let last = Cell::new(Instant::now());
     let upstream = tokio::select! {
         _ = backend.cancel.cancelled() => return reset(&client),

@@ -70,6 +70,10 @@ async fn open_flow(
 ) -> Option<Rc<UdpFlow>> {
     let rule = fe.rule.load_full();
     let backend = fe.choose(&rule, client, &health.load())?;
+    if backend.fault.drop_new {
+        // An injected fault: the backend's new flows are dropped.
+        return None;
+    }
     let any: SocketAddr = if backend.addr.is_ipv4() {
         (Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
