@@ -35,12 +35,43 @@ fn client(data_dir: &Path) -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
+/// A management token from armlet's own token endpoint, as `az` gets one (login is open: any
+/// client credentials are accepted).
+async fn sign_in(client: &reqwest::Client, endpoint: &str) -> anyhow::Result<String> {
+    let url = format!(
+        "{endpoint}/{}/oauth2/v2.0/token",
+        crate::config::DEFAULT_TENANT
+    );
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "armlet-cli"),
+        ("client_secret", "armlet-cli"),
+        ("scope", "https://management.core.windows.net//.default"),
+    ];
+    let response = client
+        .post(&url)
+        .form(&form)
+        .send()
+        .await
+        .with_context(|| format!("signing in at {url}"))?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    match body["access_token"].as_str() {
+        Some(token) if status.is_success() => Ok(token.to_string()),
+        _ => anyhow::bail!("armlet's token endpoint refused to sign in ({status}): {body}"),
+    }
+}
+
 /// Downloads `GET /_armlet/snapshot` into `file` (through a temporary file beside it, so a
 /// failed save leaves no partial file); returns its size.
 pub async fn save(file: &Path, data_dir: &Path, endpoint: &str) -> anyhow::Result<usize> {
-    let url = format!("{}/_armlet/snapshot", endpoint.trim_end_matches('/'));
-    let response = client(data_dir)?
+    let endpoint = endpoint.trim_end_matches('/');
+    let client = client(data_dir)?;
+    let token = sign_in(&client, endpoint).await?;
+    let url = format!("{endpoint}/_armlet/snapshot");
+    let response = client
         .get(&url)
+        .bearer_auth(token)
         .send()
         .await
         .with_context(|| format!("calling {url}"))?;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use common::http::{http_get, instance_name, rotation};
 use common::scale_set::{COMPUTE, bound, network, put_and_wait, rid, vmss_body};
-use common::{TestArmlet, eventually, rg_path, send};
+use common::{TestArmlet, client_for, eventually, rg_path, send};
 use serde_json::{Value, json};
 
 async fn post(t: &TestArmlet, path: &str, body: Value) -> (u16, Value) {
@@ -58,6 +58,27 @@ async fn unknown_routes_methods_and_bodies_get_armlets_error_shape() {
     // ARM routes are untouched by the prefix.
     let (s, _) = t.get("/subscriptions?api-version=2022-12-01").await;
     assert_eq!(s, 200);
+    // Like ARM routes, everything but readiness needs a token.
+    let plain = client_for(&t.armlet.ca_cert());
+    let (s, _) = send(plain.get(t.url("/_armlet/health"))).await;
+    assert_eq!(s, 200);
+    for (method, path) in [
+        ("POST", "/_armlet/reset"),
+        ("GET", "/_armlet/clock"),
+        ("POST", "/_armlet/clock/advance"),
+        ("GET", "/_armlet/faults"),
+        ("GET", "/_armlet/snapshot"),
+    ] {
+        let rb = plain.request(method.parse().unwrap(), t.url(path));
+        let (s, e) = send(rb.json(&json!({"duration": "PT1M"}))).await;
+        assert_eq!(
+            (s, e["error"]["code"].as_str()),
+            (401, Some("AuthenticationFailed")),
+            "{method} {path}: {e}"
+        );
+    }
+    let (_, clock) = t.get("/_armlet/clock").await;
+    assert!(clock["now"].is_string(), "{clock}");
 }
 
 #[tokio::test]

@@ -70,7 +70,7 @@ pub fn registry(runtime: &Arc<Runtime>, address_block: u8) -> Registry {
 pub fn router(app: ApiState) -> Router {
     Router::new()
         .merge(identity::router())
-        .nest("/_armlet", armlet::router())
+        .nest("/_armlet", armlet::router(app.clone()))
         // The nest leaves the bare prefix with a slash to the ARM fallback.
         .route("/_armlet/", axum::routing::any(armlet::unknown_route))
         .merge(operational_insights::router())

@@ -31,18 +31,33 @@ use crate::arm::ArmError;
 
 pub use health::{Management, Readiness};
 
-/// The routes below `/_armlet` (nested by [`super::router`]).
-pub fn router() -> Router<ApiState> {
+/// The routes below `/_armlet` (nested by [`super::router`]). Like ARM routes they need a
+/// token and are throttled ([`super::guard`]); readiness alone is open, so a CI job can wait
+/// for armlet before it signs in.
+pub fn router(app: ApiState) -> Router<ApiState> {
     Router::new()
-        .route("/health", get(health::get))
         .route("/reset", post(reset::post))
         .route("/snapshot", get(snapshot::get))
         .route("/clock", get(clock::get))
         .route("/clock/advance", post(clock::advance))
         .route("/faults", get(faults::list).post(faults::inject))
         .route("/faults/{id}", get(faults::get).delete(faults::clear))
+        .route_layer(axum::middleware::from_fn_with_state(app, admitted))
+        .route("/health", get(health::get))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// Admits a management request as an ARM request is admitted: sizes, token, throttle.
+async fn admitted(
+    axum::extract::State(app): axum::extract::State<ApiState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match super::guard::admit(&app, &req) {
+        Ok(admission) => admission.finish(next.run(req).await),
+        Err(refused) => *refused,
+    }
 }
 
 /// Paths as the client sent them ([`OriginalUri`]: inside the nest `uri` lacks the prefix).
