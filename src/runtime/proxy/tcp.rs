@@ -1,5 +1,6 @@
 //! TCP forwarding: the accept loop of one frontend on one worker, and one flow = client
-//! connection ↔ backend connection, run entirely on the accepting worker thread.
+//! connection ↔ backend connection, run entirely on the accepting worker thread. The
+//! backend connection comes from the client's IP ([`super::upstream`]).
 //!
 //! Copying uses the worker's one scratch buffer: a read goes into it and is written
 //! straight to the other side; only what the other side cannot take right now is kept in
@@ -14,6 +15,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, ErrorKind};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +27,7 @@ use tokio::time::Instant;
 use super::counters::{Counters, tcp_packets};
 use super::frontend::{BackendRt, FrontendRt, RuleRt};
 use super::splice::{self, BULK_THRESHOLD, Pipe};
+use super::upstream;
 use crate::runtime::probe::HealthView;
 
 /// Size of each worker's scratch buffer (one read at most).
@@ -62,7 +65,7 @@ pub async fn accept_loop(fe: Arc<FrontendRt>, listener: std::net::TcpListener, h
         let backend = fe.choose(&rule, peer, &health.load());
         match backend {
             Some(b) => {
-                tokio::task::spawn_local(flow(fe.clone(), rule, b, client));
+                tokio::task::spawn_local(flow(fe.clone(), rule, b, client, peer));
             }
             None => reset(&client),
         }
@@ -99,14 +102,20 @@ enum End {
     Removed,
 }
 
-async fn flow(fe: Arc<FrontendRt>, rule: Arc<RuleRt>, backend: Arc<BackendRt>, client: TcpStream) {
+async fn flow(
+    fe: Arc<FrontendRt>,
+    rule: Arc<RuleRt>,
+    backend: Arc<BackendRt>,
+    client: TcpStream,
+    peer: SocketAddr,
+) {
     backend.counters.new_flow();
     let _gauge = FlowGauge::open(&fe.counters, &backend.counters);
     let last = Cell::new(Instant::now());
     let upstream = tokio::select! {
         _ = backend.cancel.cancelled() => return reset(&client),
         _ = idle(&last, rule.idle_real) => return reset(&client),
-        r = TcpStream::connect(backend.addr) => r,
+        r = upstream::connect_tcp(peer.ip(), backend.addr) => r,
     };
     let upstream = match upstream {
         Ok(u) => u,
@@ -115,8 +124,7 @@ async fn flow(fe: Arc<FrontendRt>, rule: Arc<RuleRt>, backend: Arc<BackendRt>, c
             return reset(&client);
         }
     };
-    // The client side inherited TCP_NODELAY from the listener.
-    let _ = upstream.set_nodelay(true);
+    // The client side inherited TCP_NODELAY from the listener; the upstream set it itself.
     let count_in = |n: usize| {
         let p = tcp_packets(n);
         fe.counters.inbound(n, p);
