@@ -11,6 +11,7 @@ pub mod instances;
 pub mod lifecycle;
 pub mod metrics;
 pub mod operations;
+pub mod references;
 pub mod resources;
 
 pub use operations::{Operation, OperationStatus};
@@ -77,6 +78,7 @@ impl Store {
 
     async fn init(pool: SqlitePool) -> anyhow::Result<Self> {
         sqlx::migrate!("./migrations").run(&pool).await?;
+        references::backfill(&mut *pool.acquire().await?).await?;
         Ok(Store {
             pool,
             writer: Arc::new(Mutex::new(())),
