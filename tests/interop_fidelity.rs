@@ -1,7 +1,8 @@
 //! Defects real clients hit, each found by the client that tests it: `az resource list` with
 //! no arguments (an empty `$filter=`), the Python SDK's `begin_update` of a scale set's
 //! capacity (a PATCH that must scale, written with the SDK's model classes), and
-//! `az vmss list-instances` over more than one page (it follows `nextLink`).
+//! `az vmss list-instances` over more than one page (it follows `nextLink`), and one instance's
+//! NIC with `az vmss nic show`.
 
 mod common;
 
@@ -170,6 +171,40 @@ async fn az_vmss_list_instances_follows_next_links_across_pages() {
         ])
         .await;
     assert_eq!(shown["instanceId"], "54");
+    // Its NIC, by name under the instance (`az vmss nic show`); an unknown name is a 404.
+    let nic_id = shown["networkProfile"]["networkInterfaces"][0]["id"]
+        .as_str()
+        .expect("the instance's NIC")
+        .to_string();
+    let nic_name = nic_id.rsplit('/').next().unwrap();
+    let nic = az
+        .json(&[
+            "vmss",
+            "nic",
+            "show",
+            "-g",
+            "rg",
+            "--vmss-name",
+            "web",
+            "--instance-id",
+            "54",
+            "-n",
+            nic_name,
+        ])
+        .await;
+    assert_eq!(
+        nic["id"].as_str().map(str::to_lowercase),
+        Some(nic_id.to_lowercase())
+    );
+    let (s, e) = send(t.client.get(t.url(&format!(
+        "{vmss}/virtualMachines/54/networkInterfaces/nope?api-version={COMPUTE}"
+    ))))
+    .await;
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (404, Some("NotFound")),
+        "{e}"
+    );
     let lb = az
         .json(&["network", "lb", "show", "-g", "rg", "-n", "lb"])
         .await;

@@ -101,6 +101,29 @@ pub async fn route(
             let nics = nics_of(app, &row).await?;
             Ok(Json(list::page(req, nics)?).into_response())
         }
+        ["virtualmachines", id, "networkinterfaces", nic] => {
+            only(req, &[Method::GET])?;
+            let row = instance_row(app, vmss, id).await?;
+            let found = nic_ids(&row).find(|n| {
+                n.rsplit('/')
+                    .next()
+                    .is_some_and(|name| name.eq_ignore_ascii_case(nic))
+            });
+            let stored = match found {
+                Some(nic_id) => app.store.get(nic_id).await?,
+                None => None,
+            };
+            let doc = stored.ok_or_else(|| {
+                ArmError::not_found(
+                    "NotFound",
+                    format!(
+                        "Resource '{nic}' of instance '{id}' of scale set '{}' not found.",
+                        vmss.name()
+                    ),
+                )
+            })?;
+            Ok(Json(doc.body).into_response())
+        }
         ["virtualmachines", id, action] if INSTANCE_ACTIONS.contains(action) => {
             only(req, &[Method::POST])?;
             act(app, vmss, action, Some(vec![id.to_string()])).await?;
@@ -224,18 +247,19 @@ async fn instance_row(app: &Arm, vmss: &ResourceId, instance: &str) -> ArmResult
     })
 }
 
-async fn nics_of(app: &Arm, row: &Resource) -> ArmResult<Vec<Value>> {
-    let mut out = Vec::new();
-    for nic in row.body["properties"]["networkProfile"]["networkInterfaces"]
+/// The ids of an instance's NICs (its `networkProfile`).
+fn nic_ids(row: &Resource) -> impl Iterator<Item = &str> {
+    row.body["properties"]["networkProfile"]["networkInterfaces"]
         .as_array()
         .into_iter()
         .flatten()
-    {
-        if let Some(r) = app
-            .store
-            .get(nic["id"].as_str().unwrap_or_default())
-            .await?
-        {
+        .filter_map(|nic| nic["id"].as_str())
+}
+
+async fn nics_of(app: &Arm, row: &Resource) -> ArmResult<Vec<Value>> {
+    let mut out = Vec::new();
+    for id in nic_ids(row) {
+        if let Some(r) = app.store.get(id).await? {
             out.push(r.body);
         }
     }
