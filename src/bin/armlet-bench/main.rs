@@ -7,8 +7,10 @@
 //! one connection (or one connection at a time) and every run is bounded in time.
 //!
 //! Usage: `cargo run --release --bin armlet-bench -- [--secs 2 | --ms 2000] [--rounds 5] [--workers N]
-//! [--figures stream,keepalive,newconn]`
+//! [--figures stream,keepalive,newconn]`; `--control-plane` measures the ARM API instead
+//! ([`control`]).
 
+mod control;
 mod load;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -40,6 +42,9 @@ struct Target {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--control-plane") {
+        return control::run(&args);
+    }
     let arg = |name: &str, default: u64| {
         args.iter()
             .position(|a| a == name)
