@@ -83,6 +83,8 @@ impl App {
                 instance_exe,
                 grace: Duration::from_secs_f64(config.termination_grace),
                 image_commands: config.image_commands.clone(),
+                metrics_retention: chrono::TimeDelta::days(config.metrics_retention_days.into()),
+                vcpu_quota: config.limits.vcpu_quota(),
             },
             store.clone(),
             &shutdown,
@@ -109,6 +111,11 @@ impl App {
             arm: arm.clone(),
             runtime: runtime.clone(),
             tokens,
+            auth: config.limits.auth,
+            throttle: crate::api::throttle::Throttle::new(crate::api::throttle::ThrottleConfig {
+                buckets: config.limits.throttling == crate::config::Throttling::Azure,
+                client_concurrency: config.limits.client_concurrency as usize,
+            }),
         });
         runtime
             .imds
@@ -117,6 +124,10 @@ impl App {
         tasks.spawn(crate::runtime::reconciler::run(
             runtime.clone(),
             arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::runtime::metrics::run(
+            runtime.clone(),
             shutdown.clone(),
         ));
         tasks.spawn(crate::controllers::alerts::run(
@@ -149,6 +160,26 @@ impl App {
             runtime.clone(),
             fleet,
             arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        // Load balancer health events (the LoadBalancerHealthEvent log category).
+        tasks.spawn(crate::runtime::health_events::run(
+            runtime.clone(),
+            shutdown.clone(),
+        ));
+        // Diagnostic settings that send AllMetrics or health events to a workspace.
+        tasks.spawn(crate::runtime::log_export::run(
+            store.clone(),
+            runtime.clock,
+            arm.subscribe_changes(),
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::controllers::autoscale::run(
+            crate::controllers::autoscale::Engine {
+                arm: arm.clone(),
+                clock: runtime.clock,
+                webhooks: runtime.webhooks.clone(),
+            },
             shutdown.clone(),
         ));
         Ok(Arc::new(App {

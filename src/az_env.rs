@@ -4,6 +4,14 @@
 //!
 //! The CLI asks armlet's token endpoint for tokens itself (client credentials from
 //! `service_principal_entries.json`), so nothing has to be cached beforehand.
+//!
+//! Log Analytics queries go to armlet too. az core's clients (`LogsQueryClient` in
+//! `vm monitor log show`) take `cloud.endpoints.log_analytics_resource_id`, set in
+//! `clouds.config`. The `log-analytics` extension (`az monitor log-analytics query`, not part
+//! of az core) looks its host up by the metadata index `logAnalyticslogAnalyticsResourceId`,
+//! which matches no endpoint az keeps, so az reads it from the ARM cloud metadata document
+//! named by `ARM_CLOUD_METADATA_URL`: the exports point that at a copy of armlet's metadata
+//! in the config dir (a `file://` URL: az fetches it without the CA bundle).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -35,6 +43,7 @@ pub fn prepare(cfg: &AzEnvConfig) -> anyhow::Result<String> {
         &cfg.identity.tenant_id,
         &cfg.identity.subscription_id,
     )?;
+    let metadata = config_dir.join("cloud-metadata.json");
     let mut out = String::new();
     for (k, v) in [
         ("AZURE_CONFIG_DIR", config_dir.display().to_string()),
@@ -42,6 +51,10 @@ pub fn prepare(cfg: &AzEnvConfig) -> anyhow::Result<String> {
         ("AZURE_CORE_INSTANCE_DISCOVERY", "false".into()),
         ("AZURE_CORE_COLLECT_TELEMETRY", "false".into()),
         ("ARMLET_ENDPOINT", cfg.endpoint.clone()),
+        (
+            "ARM_CLOUD_METADATA_URL",
+            format!("file://{}", metadata.display()),
+        ),
     ] {
         writeln!(out, "export {k}={}", shell_quote(&v))?;
     }
@@ -79,7 +92,8 @@ pub fn write_config_dir(
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    let endpoint = format!("{}/", endpoint.trim_end_matches('/'));
+    let base = endpoint.trim_end_matches('/').to_string();
+    let endpoint = format!("{base}/");
     let files = [
         (
             "config",
@@ -88,7 +102,7 @@ pub fn write_config_dir(
         (
             "clouds.config",
             format!(
-                "[armlet]\nendpoint_active_directory = {endpoint}\nendpoint_active_directory_resource_id = https://management.core.windows.net/\nendpoint_management = https://management.core.windows.net/\nendpoint_resource_manager = {endpoint}\nendpoint_vm_image_alias_doc = {endpoint}armlet/vm-image-aliases.json\nsubscription = {subscription}\n"
+                "[armlet]\nendpoint_active_directory = {endpoint}\nendpoint_active_directory_resource_id = https://management.core.windows.net/\nendpoint_management = https://management.core.windows.net/\nendpoint_resource_manager = {endpoint}\nendpoint_vm_image_alias_doc = {endpoint}armlet/vm-image-aliases.json\nendpoint_log_analytics_resource_id = {base}\nsubscription = {subscription}\n"
             ),
         ),
         (
@@ -110,6 +124,10 @@ pub fn write_config_dir(
             .to_string(),
         ),
         (
+            "cloud-metadata.json",
+            serde_json::Value::Array(vec![crate::api::identity::cloud_metadata(&base)]).to_string(),
+        ),
+        (
             "service_principal_entries.json",
             json!([{"client_id": CLIENT_ID, "tenant": tenant, "client_secret": CLIENT_SECRET}]).to_string(),
         ),
@@ -129,7 +147,12 @@ pub fn write_config_dir(
     }
     // MSAL caches tokens per host without the port: a token from an earlier armlet must not
     // be reused for this one.
-    for stale in ["msal_token_cache.json", "msal_http_cache.bin"] {
+    // az caches the cloud list read through ARM_CLOUD_METADATA_URL; it must be re-read.
+    for stale in [
+        "msal_token_cache.json",
+        "msal_http_cache.bin",
+        "cloudEndpoints.json",
+    ] {
         let _ = std::fs::remove_file(dir.join(stale));
     }
     Ok(())
@@ -157,6 +180,16 @@ mod tests {
         let az = dir.path().canonicalize().unwrap().join("az");
         let clouds = std::fs::read_to_string(az.join("clouds.config")).unwrap();
         assert!(clouds.contains("endpoint_resource_manager = https://localhost:9443/"));
+        assert!(clouds.contains("endpoint_log_analytics_resource_id = https://localhost:9443\n"));
+        let metadata: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(az.join("cloud-metadata.json")).unwrap())
+                .unwrap();
+        assert_eq!(metadata[0]["name"], "armlet");
+        assert_eq!(
+            metadata[0]["logAnalyticsResourceId"],
+            "https://localhost:9443"
+        );
+        assert!(out.contains(&format!("ARM_CLOUD_METADATA_URL='file://{}", az.display())));
         let profile: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(az.join("azureProfile.json")).unwrap())
                 .unwrap();

@@ -63,6 +63,9 @@ pub struct ServeConfig {
         value_delimiter = ';'
     )]
     pub image_commands: Vec<String>,
+    /// Days of Azure time metric minutes are kept (Azure keeps platform metrics 93 days).
+    #[arg(long, env = "ARMLET_METRICS_RETENTION_DAYS", default_value_t = 93, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub metrics_retention_days: u32,
     /// Real seconds an instance gets between SIGTERM and SIGKILL when it is stopped.
     #[arg(long, env = "ARMLET_TERMINATION_GRACE", default_value_t = 10.0)]
     pub termination_grace: f64,
@@ -71,6 +74,8 @@ pub struct ServeConfig {
     pub allow_remote: bool,
     #[command(flatten)]
     pub identity: IdentityConfig,
+    #[command(flatten)]
+    pub limits: LimitsConfig,
     /// Log format: `text` or `json`.
     #[arg(long, env = "ARMLET_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
@@ -84,6 +89,44 @@ pub struct IdentityConfig {
     /// The subscription that always exists and is listed first.
     #[arg(long, env = "ARMLET_SUBSCRIPTION_ID", default_value = DEFAULT_SUBSCRIPTION)]
     pub subscription_id: String,
+}
+
+/// Whether ARM requests need a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMode {
+    /// A bearer token signed by armlet, for the management audience, not expired.
+    Bearer,
+    /// No check: any request is served (armlet before tokens were checked).
+    None,
+}
+
+/// Whether ARM's request throttling applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Throttling {
+    /// ARM's token buckets per subscription, principal and kind of operation.
+    Azure,
+    /// No token buckets (the per-client in-flight cap still applies).
+    None,
+}
+
+/// Authentication, throttling and quotas: what keeps one client or one template from taking
+/// the machine.
+#[derive(Debug, Clone, Args)]
+pub struct LimitsConfig {
+    /// `bearer`: ARM requests need a token from armlet's identity endpoints (any credentials
+    /// get one); `none`: no check.
+    #[arg(long, env = "ARMLET_AUTH", value_enum, default_value = "bearer")]
+    pub auth: AuthMode,
+    /// `azure`: ARM's throttling (token buckets per subscription and principal); `none`: off.
+    #[arg(long, env = "ARMLET_THROTTLING", value_enum, default_value = "azure")]
+    pub throttling: Throttling,
+    /// Requests one client (token principal) may have in flight at once; more get a 429.
+    #[arg(long, env = "ARMLET_CLIENT_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub client_concurrency: u32,
+    /// Total regional vCPUs (Microsoft.Compute usage `cores`) per subscription and region
+    /// [default: sized to this machine, see `default_vcpu_quota`].
+    #[arg(long, env = "ARMLET_VCPU_QUOTA")]
+    pub vcpu_quota: Option<u64>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -115,12 +158,57 @@ impl Default for ServeConfig {
             address_block: 1,
             instance_exe: None,
             image_commands: Vec::new(),
+            metrics_retention_days: 93,
             termination_grace: 10.0,
             allow_remote: false,
             identity: IdentityConfig::default(),
+            limits: LimitsConfig::default(),
             log_format: "text".into(),
         }
     }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            auth: AuthMode::Bearer,
+            throttling: Throttling::Azure,
+            client_concurrency: 64,
+            vcpu_quota: None,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The regional vCPU quota in force: `--vcpu-quota`, or [`default_vcpu_quota`].
+    pub fn vcpu_quota(&self) -> u64 {
+        self.vcpu_quota.unwrap_or_else(default_vcpu_quota)
+    }
+}
+
+/// The default regional vCPU quota, sized to this machine: 50 vCPUs of instances per logical
+/// CPU (an idle built-in instance costs a few MB and no CPU; 25 two-vCPU instances per core
+/// still leave the machine usable), at least 100 (Azure's common pay-as-you-go regional
+/// default, enough for the tutorial's autoscale maximum of 20 two-vCPU instances) and at most
+/// one vCPU per 16 MiB of memory, so a scale-out cannot start more processes than memory holds.
+pub fn default_vcpu_quota() -> u64 {
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
+    let by_memory = total_memory_mib().map_or(u64::MAX, |m| m / 16);
+    (cpus * 50).max(100).min(by_memory.max(100))
+}
+
+/// `MemTotal` from /proc/meminfo, in MiB.
+fn total_memory_mib() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024)
 }
 
 impl Default for IdentityConfig {
@@ -139,6 +227,11 @@ impl ServeConfig {
             listen: "127.0.0.1:0".parse().expect("static address"),
             data_dir: Some(dir),
             in_memory: true,
+            // Tests poll faster than ARM lets a client read; the throttling tests turn it on.
+            limits: LimitsConfig {
+                throttling: Throttling::None,
+                ..Default::default()
+            },
             ..Default::default()
         }
     }
@@ -208,6 +301,35 @@ mod tests {
     fn instance_app_is_a_subcommand() {
         let cli = Cli::try_parse_from(["armlet", "instance-app"]).unwrap();
         assert!(matches!(cli.command, Some(Command::InstanceApp)));
+    }
+
+    #[test]
+    fn metrics_retention_defaults_to_azures_93_days() {
+        let cli = Cli::try_parse_from(["armlet"]).unwrap();
+        assert_eq!(cli.serve.metrics_retention_days, 93);
+        let cli = Cli::try_parse_from(["armlet", "--metrics-retention-days", "7"]).unwrap();
+        assert_eq!(cli.serve.metrics_retention_days, 7);
+        assert!(Cli::try_parse_from(["armlet", "--metrics-retention-days", "0"]).is_err());
+    }
+
+    #[test]
+    fn auth_and_limits_are_flags() {
+        let cli = Cli::try_parse_from([
+            "armlet",
+            "--auth",
+            "none",
+            "--throttling",
+            "none",
+            "--vcpu-quota",
+            "8",
+        ])
+        .unwrap();
+        assert_eq!(cli.serve.limits.auth, AuthMode::None);
+        assert_eq!(cli.serve.limits.throttling, Throttling::None);
+        assert_eq!(cli.serve.limits.vcpu_quota(), 8);
+        let default = Cli::try_parse_from(["armlet"]).unwrap().serve.limits;
+        assert_eq!(default.auth, AuthMode::Bearer);
+        assert!(default.vcpu_quota() >= 100);
     }
 
     #[test]

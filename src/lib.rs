@@ -9,7 +9,7 @@
 //! - [`model`]: value types shared by providers and runtime (durations, merge).
 //! - [`runtime`]: the clock and the runtime that runs instances and carries traffic.
 //! - [`tls`]: the local CA and server certificate.
-//! - [`controllers`]: reconcilers that act through ARM (the metric alert engine).
+//! - [`controllers`]: reconcilers that act through ARM (the metric alert and autoscale engines).
 //! - [`deploy`]: ARM template deployments: the expression language and (as it lands) the engine.
 //! - [`az_env`]: the `az` CLI configuration `armlet az-env` points a shell at.
 //! - [`embedded`]: start armlet inside a test or another program.

@@ -20,6 +20,10 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     init_tracing(&config.log_format);
+    // A file-size limit (`ulimit -f`) then fails a write with EFBIG, which the store reports
+    // as a retryable error, instead of killing armlet (SIGXFSZ's default action). The
+    // handler, once installed, stays for the life of the process.
+    let _ = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(25));
     let listener = std::net::TcpListener::bind(config.listen)?;
     let addr = listener.local_addr()?;
     let app = armlet::app::App::build(config).await?;

@@ -53,6 +53,14 @@ async fn template_errors_are_rejected_before_anything_is_deployed() {
             json!({}),
             "The template function 'utcNow' is not expected at this location",
         ),
+        (
+            json!({"functions": [{"namespace": "contoso", "members": {"prefixed": {
+                "parameters": [{"name": "n", "type": "string"}],
+                "output": {"type": "string", "value": "[concat('c-', parameters('n'))]"}}}}],
+                "resources": [], "outputs": {"o": {"type": "string", "value": "[contoso.prefixed('x')]"}}}),
+            json!({}),
+            "The template defines user-defined functions (namespace 'contoso'); armlet does not evaluate user-defined functions",
+        ),
     ];
     for (i, (template, params, expected)) in cases.into_iter().enumerate() {
         let path = group_deployment("tpl", &format!("bad-{i}"));
@@ -91,6 +99,35 @@ async fn template_errors_are_rejected_before_anything_is_deployed() {
     )
     .await;
     assert_eq!(resp.status().as_u16(), 400);
+
+    // Tenant and management-group scopes are named as unsupported, not a 404.
+    let tenant = "/providers/Microsoft.Resources/deployments/t";
+    let mg = "/providers/Microsoft.Management/managementGroups/mg/providers/Microsoft.Resources/deployments/m";
+    for (path, scope) in [
+        (tenant.to_string(), "tenant"),
+        (format!("{tenant}/validate"), "tenant"),
+        (format!("{mg}/whatIf"), "management-group"),
+        (mg.to_string(), "management-group"),
+    ] {
+        let resp = if path.ends_with("validate") || path.ends_with("whatIf") {
+            t.client.post(t.url(&q(&path)))
+        } else {
+            t.client.put(t.url(&q(&path)))
+        }
+        .header("content-type", "application/json")
+        .body(body_at("eastus", "{}", json!({})))
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{path}");
+        let e: Value = resp.json().await.unwrap();
+        assert_eq!(e["error"]["code"], "NotSupportedByArmlet", "{e}");
+        let message = e["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("not at {scope} scope")),
+            "{message}"
+        );
+    }
     t.stop().await;
 }
 

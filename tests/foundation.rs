@@ -125,7 +125,7 @@ async fn bad_input_gets_arm_errors_and_changes_nothing() {
         (t.client.put(t.url(&rg_path("ends."))).json(&json!({"location": "eastus"})), 400, "InvalidResourceGroup"),
         (t.client.put(t.url(&path)).header("if-match", "\"stale\"").json(&json!({"location": "eastus"})), 412, "PreconditionFailed"),
         (t.client.put(t.url(&path)).header("if-none-match", "*").json(&json!({"location": "eastus"})), 412, "PreconditionFailed"),
-        (t.client.put(t.url(&path)).json(&json!({"location": "eastus"})).header("content-type", "application/json").body(vec![b' '; 5 * 1024 * 1024]), 413, "RequestEntityTooLarge"),
+        (t.client.put(t.url(&path)).json(&json!({"location": "eastus"})).header("content-type", "application/json").body(vec![b' '; 5 * 1024 * 1024]), 413, "RequestContentTooLarge"),
         (t.client.get(t.url("/subscriptions/not-a-guid/resourcegroups?api-version=2024-11-01")), 400, "InvalidSubscriptionId"),
         (t.client.get(t.url("/no/such/route?api-version=2024-11-01")), 404, "NotFound"),
         (t.client.post(t.url(&path)), 405, "MethodNotAllowed"),

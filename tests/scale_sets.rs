@@ -237,7 +237,7 @@ async fn a_nat_pool_hands_out_only_its_port_range() {
     assert_eq!(s, 400, "{err}");
     assert_eq!(
         err["error"]["code"],
-        "InboundNatPoolFrontendPortRangeExhausted"
+        "InboundNatPoolFrontendPortRangeSmallerThanRequestedPorts"
     );
     let (s, _) = t.get(&format!("{vmss}?api-version={COMPUTE}")).await;
     assert_eq!(s, 404, "nothing was stored");

@@ -49,6 +49,8 @@ pub fn router() -> Router<ApiState> {
 /// Signs access tokens.
 pub struct Tokens {
     key: jsonwebtoken::EncodingKey,
+    /// The same secret, to check the tokens ARM requests carry ([`super::auth`]).
+    pub verifier: jsonwebtoken::DecodingKey,
     pub tenant_id: String,
 }
 
@@ -83,6 +85,7 @@ impl Tokens {
     pub fn new(secret: &[u8], tenant_id: &str) -> Self {
         Tokens {
             key: jsonwebtoken::EncodingKey::from_secret(secret),
+            verifier: jsonwebtoken::DecodingKey::from_secret(secret),
             tenant_id: tenant_id.to_string(),
         }
     }
@@ -164,7 +167,11 @@ pub fn cloud_metadata(base: &str) -> Value {
         "appInsightsTelemetryChannelResourceId": "https://dc.applicationinsights.azure.com/v2/track",
         "attestationResourceId": "https://attest.azure.net",
         "synapseAnalyticsResourceId": "https://dev.azuresynapse.net",
-        "logAnalyticsResourceId": "https://api.loganalytics.io",
+        // The Log Analytics query API is served by armlet itself (`/v1/workspaces/...`).
+        "logAnalyticsResourceId": base,
+        // The same, under the index the az `log-analytics` extension's generated client looks
+        // up (`_CLOUD_HOST_METADATA_INDEX`); az core reads only `logAnalyticsResourceId`.
+        "logAnalyticslogAnalyticsResourceId": base,
         "ossrDbmsResourceId": "https://ossrdbms-aad.database.windows.net",
         "suffixes": {
             "azureDataLakeStoreFileSystem": "azuredatalakestore.net",

@@ -64,14 +64,16 @@ async fn metadata_header(req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-fn version_ok(q: &HashMap<String, String>, supported: &[&str]) -> Result<(), Response> {
+/// IMDS's answer to a request without a supported `api-version`, if it is one.
+fn version_error(q: &HashMap<String, String>, supported: &[&str]) -> Option<Response> {
     check_request(
         Some("true"),
         false,
         q.get("api-version").map(String::as_str),
         supported,
     )
-    .map_err(bad)
+    .err()
+    .map(bad)
 }
 
 async fn instance(
@@ -97,7 +99,7 @@ async fn node(
     q: &HashMap<String, String>,
     path: &str,
 ) -> Response {
-    if let Err(r) = version_ok(q, &INSTANCE_VERSIONS) {
+    if let Some(r) = version_error(q, &INSTANCE_VERSIONS) {
         return r;
     }
     let doc = match facts(app, &caller.key).await {
@@ -242,7 +244,7 @@ async fn events(
     Extension(caller): Extension<ImdsCaller>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = version_ok(&q, &SCHEDULED_EVENTS_VERSIONS) {
+    if let Some(r) = version_error(&q, &SCHEDULED_EVENTS_VERSIONS) {
         return r;
     }
     match scale_set_events(&app, &caller.key).await {
@@ -263,7 +265,7 @@ async fn approve(
     Query(q): Query<HashMap<String, String>>,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(r) = version_ok(&q, &SCHEDULED_EVENTS_VERSIONS) {
+    if let Some(r) = version_error(&q, &SCHEDULED_EVENTS_VERSIONS) {
         return r;
     }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
@@ -305,7 +307,7 @@ async fn token(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if q.get("api-version").is_none() {
+    if !q.contains_key("api-version") {
         return bad(ImdsError {
             body: json!({"error": "invalid_request", "error_description": "Required metadata header not specified"}),
         });

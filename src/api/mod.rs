@@ -2,14 +2,18 @@
 //! case-insensitively and hands each request to its provider.
 
 pub mod alerts_management;
+pub mod auth;
 pub mod compute;
+pub mod guard;
 pub mod identity;
 pub mod imds;
 pub mod insights;
 pub mod network;
+pub mod operational_insights;
 pub mod operations;
 pub mod provider;
 pub mod resources;
+pub mod throttle;
 
 use std::time::Instant;
 
@@ -27,12 +31,16 @@ use crate::arm::{Arm, ArmError, ArmRequest, ArmResult};
 use crate::runtime::Runtime;
 use identity::Tokens;
 
-/// What the HTTP handlers read: the ARM service, the runtime (instance views, rule health)
-/// and the token issuer.
+/// What the HTTP handlers read: the ARM service, the runtime (instance views, rule health),
+/// the token issuer, and what every ARM request passes ([`guard`]).
 pub struct Api {
     pub arm: Arc<Arm>,
     pub runtime: Arc<Runtime>,
     pub tokens: Tokens,
+    /// Whether ARM requests need a token (`--auth`).
+    pub auth: auth::AuthMode,
+    /// ARM's throttling and the per-client in-flight cap.
+    pub throttle: throttle::Throttle,
 }
 
 pub type ApiState = Arc<Api>;
@@ -49,12 +57,17 @@ pub fn registry(runtime: &Arc<Runtime>, address_block: u8) -> Registry {
         runtime: runtime.clone(),
     });
     insights::register(&mut r, runtime);
+    r.register(operational_insights::workspace::Workspaces);
+    r.register(insights::autoscale::AutoscaleSettings {
+        clock: runtime.clock,
+    });
     r
 }
 
 pub fn router(app: ApiState) -> Router {
     Router::new()
         .merge(identity::router())
+        .merge(operational_insights::router())
         .route(
             "/armlet/vm-image-aliases.json",
             axum::routing::get(compute::images::alias_doc),
@@ -103,16 +116,21 @@ async fn request_log(req: Request<Body>, next: Next) -> Response {
     response
 }
 
-/// Every ARM route: read the request once, dispatch, render errors as ARM errors.
+/// Every ARM route: admit (sizes, token, throttle), read the request once, dispatch, render
+/// errors as ARM errors.
 async fn arm(State(app): State<ApiState>, req: Request<Body>) -> Response {
+    let admission = match guard::admit(&app, &req) {
+        Ok(a) => a,
+        Err(refused) => return *refused,
+    };
     let req = match ArmRequest::read(req).await {
         Ok(r) => r,
-        Err(e) => return e.into_response(),
+        Err(e) => return admission.finish(e.into_response()),
     };
-    match dispatch(&app, &req).await {
+    admission.finish(match dispatch(&app, &req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
-    }
+    })
 }
 
 async fn dispatch(app: &ApiState, req: &ArmRequest) -> ArmResult<Response> {
@@ -137,6 +155,22 @@ async fn dispatch(app: &ApiState, req: &ArmRequest) -> ArmResult<Response> {
             resources::deployments::calculate_template_hash(req)
         }
         ["providers", _] => resources::providers::get(app, req, None).await,
+        ["providers", "microsoft.resources", "deployments", ..] => {
+            Err(resources::deployments::scope_not_served(req, "tenant"))
+        }
+        [
+            "providers",
+            "microsoft.management",
+            "managementgroups",
+            _,
+            "providers",
+            "microsoft.resources",
+            "deployments",
+            ..,
+        ] => Err(resources::deployments::scope_not_served(
+            req,
+            "management-group",
+        )),
         ["subscriptions", _, rest @ ..] => {
             let sub = resources::subscriptions::resolve(app, &req.segments[1]).await?;
             subscription_scope(app, req, &sub, rest).await
@@ -242,6 +276,9 @@ async fn subscription_scope(
         ] => {
             only(req, &[Method::GET])?;
             operations::provider_operation(app, req, sub, kind, id).await
+        }
+        ["providers", "microsoft.compute", "locations", _, "usages"] => {
+            compute::limits::usages(app, req, sub, &req.segments[5]).await
         }
         [
             "providers",

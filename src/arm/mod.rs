@@ -3,6 +3,7 @@
 //! plus what Microsoft.Resources owns and every provider shares: resource groups, tags, the
 //! provider catalogue and the operation workers. It never imports a provider.
 
+pub mod extension;
 pub mod groups;
 pub mod list;
 pub mod location;

@@ -15,6 +15,7 @@ pub const NAMESPACES: &[&str] = &[
     "Microsoft.Compute",
     "Microsoft.Insights",
     "Microsoft.AlertsManagement",
+    "Microsoft.OperationalInsights",
 ];
 
 /// Microsoft.Resources types armlet implements by hand (not through the registry).
@@ -46,6 +47,22 @@ const RESOURCES_TYPES: &[(&str, &[&str])] = &[
     ("providers", &["2024-11-01", "2021-04-01"]),
     ("resources", &["2024-11-01", "2021-04-01"]),
     ("locations", &["2022-12-01", "2021-01-01"]),
+];
+
+/// Microsoft.Insights extension types served below any resource (`{id}/providers/
+/// Microsoft.Insights/...`) rather than through the registry, with the api-versions Azure
+/// serves (azure-rest-api-specs, `monitor/.../Microsoft.Insights`; az 2.91 sends 2018-01-01
+/// for metrics and definitions, 2017-12-01-preview for namespaces).
+pub const INSIGHTS_EXTENSION_TYPES: &[(&str, &[&str])] = &[
+    (
+        "metrics",
+        &["2024-02-01", "2023-10-01", "2021-05-01", "2018-01-01"],
+    ),
+    (
+        "metricDefinitions",
+        &["2024-02-01", "2023-10-01", "2021-05-01", "2018-01-01"],
+    ),
+    ("metricNamespaces", &["2024-02-01", "2017-12-01-preview"]),
 ];
 
 /// Microsoft.AlertsManagement types armlet serves by hand: the fired alerts of metric alert
@@ -89,7 +106,8 @@ pub fn provider(arm: &Arm, namespace: &'static str, sub: Option<&str>) -> Value 
     let types: Vec<Value> = if let Some(by_hand) = by_hand {
         by_hand.iter().map(|(t, v)| resource_type(t, v)).collect()
     } else {
-        arm.registry
+        let mut types: Vec<Value> = arm
+            .registry
             .in_namespace(namespace)
             .iter()
             .map(|t| {
@@ -100,7 +118,15 @@ pub fn provider(arm: &Arm, namespace: &'static str, sub: Option<&str>) -> Value 
                     .unwrap_or_default();
                 resource_type(name, t.api_versions())
             })
-            .collect()
+            .collect();
+        if namespace == "Microsoft.Insights" {
+            types.extend(
+                INSIGHTS_EXTENSION_TYPES
+                    .iter()
+                    .map(|(t, v)| resource_type(t, v)),
+            );
+        }
+        types
     };
     let id = match sub {
         Some(s) => format!("/subscriptions/{s}/providers/{namespace}"),

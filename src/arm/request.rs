@@ -7,7 +7,9 @@ use serde_json::Value;
 
 use super::error::{ArmError, ArmResult};
 
-/// ARM's own limit on request bodies (template deployments included).
+/// ARM's own limit on request bodies (template deployments included): 4 MB, answered with
+/// 413 `RequestContentTooLarge` "The request content size exceeds the maximum size of 4 MB."
+/// (as `az deployment` users report it).
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 pub struct ArmRequest {
@@ -27,13 +29,15 @@ pub struct ArmRequest {
 impl ArmRequest {
     pub async fn read(req: axum::http::Request<Body>) -> ArmResult<Self> {
         let (parts, body) = req.into_parts();
-        let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
-            ArmError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                format!("The request content size exceeds the maximum allowed size of {MAX_BODY_BYTES} bytes."),
-            )
-        })?;
+        let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+            .await
+            .map_err(|_| {
+                ArmError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "RequestContentTooLarge",
+                    "The request content size exceeds the maximum size of 4 MB.",
+                )
+            })?;
         let segments: Vec<String> = parts
             .uri
             .path()

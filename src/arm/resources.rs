@@ -125,17 +125,77 @@ pub async fn put_started(
     arm: &Arc<Arm>,
     id: &ResourceId,
     api_version: &str,
-    mut body: Map<String, Value>,
+    body: Map<String, Value>,
     req: Option<&ArmRequest>,
 ) -> ArmResult<PutOutcome> {
     let ty = resolve_type(arm, id, api_version)?;
     let id = canonical(ty.as_ref(), id);
+    let mut w = arm.store.write().await?;
+    let staged = stage(arm, &mut w.tx, ty.as_ref(), &id, api_version, body, req).await?;
+    commit_put(arm, w, ty.as_ref(), &id, staged).await
+}
+
+/// Writes a staged create-or-update (starting its provisioning operation for an
+/// asynchronous type), commits, and renders the result.
+async fn commit_put(
+    arm: &Arc<Arm>,
+    mut w: crate::store::WriteTx<'_>,
+    ty: &dyn ResourceType,
+    id: &ResourceId,
+    staged: Staged,
+) -> ArmResult<PutOutcome> {
+    let Staged { existing, mut row } = staged;
+    let operation = if ty.asynchronous() {
+        row.body["properties"]["provisioningState"] = json!(if existing.is_some() {
+            "Updating"
+        } else {
+            "Creating"
+        });
+        Some(
+            operations::insert(&mut w.tx, &id.subscription, PROVISION_KIND, &id.to_string())
+                .await?,
+        )
+    } else {
+        None
+    };
+    resources::put(&mut w.tx, &row).await?;
+    w.commit().await?;
+    arm.notify_change();
+    if let Some(op) = &operation {
+        arm.spawn_operation(op.clone());
+    }
+    Ok(PutOutcome {
+        doc: ty.render(arm, row.body).await?,
+        created: existing.is_none(),
+        operation,
+    })
+}
+
+/// A create-or-update worked out inside a write transaction, not yet written.
+pub struct Staged {
+    /// The row as it was, if the resource exists.
+    pub existing: Option<Resource>,
+    /// The row to write: the type's prepared document, with a new ETag.
+    pub row: Resource,
+}
+
+/// Everything a create-or-update checks and computes, inside `conn`'s transaction, without
+/// writing: name, tags, group, preconditions, location, then the type's `prepare`. A PUT
+/// writes the row; what-if writes it to a transaction it rolls back. `id` has canonical
+/// type casing.
+pub async fn stage(
+    arm: &Arm,
+    conn: &mut sqlx::SqliteConnection,
+    ty: &dyn ResourceType,
+    id: &ResourceId,
+    api_version: &str,
+    mut body: Map<String, Value>,
+    req: Option<&ArmRequest>,
+) -> ArmResult<Staged> {
     ty.validate_name(id.name())?;
     let tags = parse_tags(body.get("tags"))?;
-
-    let mut w = arm.store.write().await?;
-    let rg_name = require_group(&mut w.tx, &id).await?;
-    let existing = resources::get(&mut w.tx, &id.key()).await?;
+    let rg_name = require_group(conn, id).await?;
+    let existing = resources::get(conn, &id.key()).await?;
     if let Some(req) = req {
         req.check_preconditions(existing.as_ref().map(|r| r.etag.as_str()))?;
     }
@@ -182,26 +242,13 @@ pub async fn put_started(
     body.remove("etag");
     let mut cx = WriteCx {
         arm,
-        conn: &mut w.tx,
-        id: &id,
+        conn,
+        id,
         api_version,
     };
     let mut doc = ty
         .prepare(&mut cx, existing.as_ref().map(|r| &r.body), body)
         .await?;
-    let operation = if ty.asynchronous() {
-        doc["properties"]["provisioningState"] = json!(if existing.is_some() {
-            "Updating"
-        } else {
-            "Creating"
-        });
-        Some(
-            operations::insert(&mut w.tx, &id.subscription, PROVISION_KIND, &id.to_string())
-                .await?,
-        )
-    } else {
-        None
-    };
     let etag = new_etag();
     doc["etag"] = json!(etag);
     let row = Resource {
@@ -210,20 +257,10 @@ pub async fn put_started(
         resource_group: id.resource_group.clone(),
         type_name: ty.type_name().to_string(),
         name,
-        body: doc.clone(),
+        body: doc,
         etag,
     };
-    resources::put(&mut w.tx, &row).await?;
-    w.commit().await?;
-    arm.notify_change();
-    if let Some(op) = &operation {
-        arm.spawn_operation(op.clone());
-    }
-    Ok(PutOutcome {
-        doc: ty.render(arm, doc).await?,
-        created: existing.is_none(),
-        operation,
-    })
+    Ok(Staged { existing, row })
 }
 
 /// The group of `id` must exist and not be on its way out; returns its name.
@@ -327,9 +364,15 @@ pub async fn patch(arm: &Arc<Arm>, id: &ResourceId, req: &ArmRequest) -> ArmResu
         });
     }
     let api_version = req.api_version()?;
-    let patch = req.json_object()?;
+    let mut patch = req.json_object()?;
+    // Tags are one value in ARM's PATCH: given tags replace the stored set, as `patch_tags`
+    // does (merging them would make a removed tag impossible to drop).
+    let tags = patch.remove("tags");
     let mut doc = get_stored(arm, id).await?.body;
     crate::model::merge::merge(&mut doc, Value::Object(patch));
+    if let Some(tags) = tags {
+        doc["tags"] = tags;
+    }
     let Value::Object(body) = doc else {
         return Err(ArmError::internal("stored document is not an object"));
     };
@@ -435,12 +478,51 @@ pub async fn put_child(
     name: &str,
     body: Map<String, Value>,
 ) -> ArmResult<(Value, bool)> {
-    let stored = get_stored(arm, parent).await?;
+    let ty = resolve_type(arm, parent, api_version)?;
+    let parent = canonical(ty.as_ref(), parent);
+    // Read, merge and write in one transaction: two children of one parent written at the
+    // same time (a template's subnets) must not lose either.
+    let mut w = arm.store.write().await?;
+    let Some(stored) = resources::get(&mut w.tx, &parent.key()).await? else {
+        return Err(match require_group(&mut w.tx, &parent).await {
+            Err(e) => e,
+            Ok(_) => not_found(&parent),
+        });
+    };
     let mut doc = stored.body;
+    let created = merge_child(&mut doc, child, name, body);
+    let Value::Object(map) = doc else {
+        return Err(ArmError::internal("stored document is not an object"));
+    };
+    let staged = stage(arm, &mut w.tx, ty.as_ref(), &parent, api_version, map, None).await?;
+    let out = commit_put(arm, w, ty.as_ref(), &parent, staged).await?;
+    let parent_doc = match &out.operation {
+        Some(op) => {
+            arm.wait_operation(op).await?;
+            get(arm, &parent).await?
+        }
+        None => out.doc,
+    };
+    let rendered = find_child(&parent_doc, child, name)
+        .cloned()
+        .ok_or_else(|| {
+            ArmError::bad_request(
+                "InvalidRequestFormat",
+                format!(
+                    "'{name}' in '{}' is computed by the service and cannot be written directly.",
+                    child.property
+                ),
+            )
+        })?;
+    Ok((rendered, created))
+}
+
+/// Puts `body` as child `name` of the collection `child` in a parent document (replacing
+/// one by that name, keeping its name's casing); returns whether it was added.
+pub fn merge_child(doc: &mut Value, child: &Child, name: &str, body: Map<String, Value>) -> bool {
     let mut element = Value::Object(body);
     element["name"] = json!(name);
-    let list = doc["properties"][child.property].as_array_mut();
-    let created = match list {
+    match doc["properties"][child.property].as_array_mut() {
         Some(items) => match items.iter_mut().find(|c| {
             c["name"]
                 .as_str()
@@ -460,23 +542,7 @@ pub async fn put_child(
             doc["properties"][child.property] = json!([element]);
             true
         }
-    };
-    let Value::Object(map) = doc else {
-        return Err(ArmError::internal("stored document is not an object"));
-    };
-    let (parent_doc, _) = put(arm, parent, api_version, map, None).await?;
-    let rendered = find_child(&parent_doc, child, name)
-        .cloned()
-        .ok_or_else(|| {
-            ArmError::bad_request(
-                "InvalidRequestFormat",
-                format!(
-                    "'{name}' in '{}' is computed by the service and cannot be written directly.",
-                    child.property
-                ),
-            )
-        })?;
-    Ok((rendered, created))
+    }
 }
 
 /// DELETE of one child; `false` when there was nothing to delete.

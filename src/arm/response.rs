@@ -15,6 +15,12 @@ impl IntoResponse for ArmError {
         response
             .headers_mut()
             .insert("x-ms-failure-cause", cause.parse().expect("static header"));
+        // Every "retry later" answer says when (throttling sets its own).
+        if self.status == axum::http::StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .insert("retry-after", "10".parse().expect("static header"));
+        }
         response
     }
 }

@@ -12,6 +12,9 @@
 //! - [`schema`]: ARM's coercion of string values to the integers and booleans a resource
 //!   type's schema wants.
 //! - [`record`]: the stored deployment document and its deployment operations.
+//! - [`link`]: `templateLink` / `parametersLink` read from local files.
+//! - [`list`]: `list*()` functions performed as the resource's POST action.
+//! - [`whatif`]: what a deployment would change, by a dry run of the engine.
 
 mod actions;
 pub mod engine;
@@ -20,6 +23,8 @@ pub mod functions;
 pub mod graph;
 pub mod jsonc;
 mod lexer;
+pub mod link;
+pub mod list;
 mod parser;
 pub mod plan;
 pub mod record;
@@ -30,3 +35,4 @@ pub mod template;
 mod test_support;
 pub mod value;
 pub mod variables;
+pub mod whatif;

@@ -132,6 +132,7 @@ pub fn expand(
             .iter()
             .map(|i| Known {
                 name: i.name.clone(),
+                id: i.id.clone(),
                 symbolic: i.symbolic.clone(),
                 key: i.key.clone(),
                 condition: i.condition,

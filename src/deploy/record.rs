@@ -12,62 +12,9 @@ use crate::arm::Arm;
 use crate::arm::{ArmError, ArmResult};
 use crate::store::{Resource, resources};
 
+pub use target::Target;
+
 pub const TYPE: &str = "Microsoft.Resources/deployments";
-
-/// Where a deployment lives: a resource group, or the subscription.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub sub: String,
-    pub rg: Option<String>,
-    pub name: String,
-}
-
-impl Target {
-    pub fn id(&self) -> String {
-        match &self.rg {
-            Some(rg) => format!(
-                "/subscriptions/{}/resourceGroups/{rg}/providers/{TYPE}/{}",
-                self.sub, self.name
-            ),
-            None => format!("/subscriptions/{}/providers/{TYPE}/{}", self.sub, self.name),
-        }
-    }
-
-    pub fn key(&self) -> String {
-        self.id().to_ascii_lowercase()
-    }
-
-    /// The target of a deployment id.
-    pub fn parse(id: &str) -> Option<Target> {
-        let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
-        let tail = |rest: &[&str]| match rest {
-            [p, ns, ty, name]
-                if p.eq_ignore_ascii_case("providers")
-                    && format!("{ns}/{ty}").eq_ignore_ascii_case(TYPE) =>
-            {
-                Some(name.to_string())
-            }
-            _ => None,
-        };
-        match parts.as_slice() {
-            ["subscriptions", sub, rg_kw, rg, rest @ ..]
-                if rg_kw.eq_ignore_ascii_case("resourceGroups") =>
-            {
-                Some(Target {
-                    sub: sub.to_string(),
-                    rg: Some(rg.to_string()),
-                    name: tail(rest)?,
-                })
-            }
-            ["subscriptions", sub, rest @ ..] => Some(Target {
-                sub: sub.to_string(),
-                rg: None,
-                name: tail(rest)?,
-            }),
-            _ => None,
-        }
-    }
-}
 
 /// What a deployment was asked to do.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -82,6 +29,14 @@ pub struct Spec {
     /// `https://host:port` as the client reached armlet (for `environment()`).
     pub base: String,
     pub correlation_id: String,
+    /// `templateLink` as recorded (`{uri, contentVersion?, relativePath?}`, `uri` absolute):
+    /// where `template` was read from, what `deployment()` shows, the base of nested
+    /// `relativePath` links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_link: Option<Value>,
+    /// `parametersLink` as recorded, when `parameters` were read from a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters_link: Option<Value>,
 }
 
 /// Why a run stopped before finishing.
@@ -126,6 +81,12 @@ impl Record {
         }
         if let Some(t) = &spec.tags {
             body["tags"] = t.clone();
+        }
+        if let Some(l) = &spec.template_link {
+            body["properties"]["templateLink"] = l.clone();
+        }
+        if let Some(l) = &spec.parameters_link {
+            body["properties"]["parametersLink"] = l.clone();
         }
         body["armlet"]["spec"] = serde_json::to_value(&spec).unwrap_or_default();
         Record {
@@ -386,81 +347,6 @@ pub fn duration(d: chrono::Duration) -> String {
     format!("PT{s}S")
 }
 
+mod target;
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets_round_trip_through_ids() {
-        let t = Target {
-            sub: "s".into(),
-            rg: Some("RG".into()),
-            name: "d".into(),
-        };
-        assert_eq!(
-            t.id(),
-            "/subscriptions/s/resourceGroups/RG/providers/Microsoft.Resources/deployments/d"
-        );
-        assert_eq!(Target::parse(&t.id()), Some(t));
-        let s = Target {
-            sub: "s".into(),
-            rg: None,
-            name: "d".into(),
-        };
-        assert_eq!(Target::parse(&s.id()), Some(s));
-        assert_eq!(
-            Target::parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/lbs/x"),
-            None
-        );
-    }
-
-    #[test]
-    fn durations_and_hashes() {
-        assert_eq!(duration(chrono::Duration::milliseconds(1500)), "PT1.5S");
-        assert_eq!(duration(chrono::Duration::zero()), "PT0S");
-        assert_eq!(
-            template_hash(&json!({"a": 1})),
-            template_hash(&json!({"a": 1}))
-        );
-        assert_ne!(
-            template_hash(&json!({"a": 1})),
-            template_hash(&json!({"a": 2}))
-        );
-    }
-
-    #[test]
-    fn operations_are_replaced_on_rerun_and_errors_kept() {
-        let spec = Spec {
-            template: json!({}),
-            parameters: json!({}),
-            mode: "Incremental".into(),
-            location: None,
-            tags: None,
-            base: "https://localhost".into(),
-            correlation_id: "c".into(),
-        };
-        let mut r = Record::new(
-            Target {
-                sub: "s".into(),
-                rg: Some("rg".into()),
-                name: "d".into(),
-            },
-            spec,
-        );
-        let target = json!({"id": "/x/lb", "resourceType": "a/b", "resourceName": "lb"});
-        let i = r.op_begin(target.clone(), "Create");
-        let err = ArmError::bad_request("InvalidResourceType", "nope");
-        r.op_end(i, Err(&err));
-        assert_eq!(r.op_begin(target, "Create"), i);
-        assert_eq!(r.operations().len(), 1);
-        r.finish(
-            "Failed",
-            Some(&ArmError::bad_request("DeploymentFailed", "x").with_details(vec![err])),
-        );
-        let back = r.error();
-        assert_eq!(back.code, "DeploymentFailed");
-        assert_eq!(back.details[0].code, "InvalidResourceType");
-        assert!(r.public().get("armlet").is_none());
-        assert_eq!(r.spec().unwrap().mode, "Incremental");
-    }
-}
+mod tests;

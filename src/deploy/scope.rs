@@ -3,11 +3,13 @@
 //! the copy-loop frames in effect, what `subscription()`/`resourceGroup()`/`deployment()`
 //! return, and the resources `reference()` can see.
 //!
-//! `reference()` never does I/O: the engine evaluates, and when a reference names a
-//! resource whose state is not loaded yet the evaluation fails with [`Failure::Fetch`]; the
-//! engine loads what [`Scope::take_missing`] lists and evaluates again. In preflight (before
-//! anything is deployed) runtime functions are *deferred* instead: the string is kept as is
-//! and checked again when the resource is deployed.
+//! `reference()` and `list*()` never do I/O: the engine evaluates, and when one names a
+//! resource whose state (or list result) is not loaded yet the evaluation fails with
+//! [`Failure::Fetch`]; the engine loads what [`Scope::take_missing`] and
+//! [`Scope::take_missing_lists`] name and evaluates again. In preflight (before anything is
+//! deployed) runtime functions are *deferred* instead: the string is kept as is and checked
+//! again when the resource is deployed. What-if ([`Scope::set_what_if`]) evaluates against
+//! what exists and defers what names a resource that does not exist yet.
 //!
 //! Interior state sits behind `Mutex`es only so the scope can be held across `.await`s of
 //! the engine; evaluation itself is single-threaded and never holds a lock while calling out.
@@ -19,6 +21,8 @@ use serde_json::{Map, Value};
 
 use super::template::{ParamDef, ParamType, Template, TemplateError};
 use super::variables::{VarSource, Variables};
+
+pub use lists::{ListCall, ListFailure};
 
 /// Why an evaluation did not produce a value.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +58,8 @@ pub struct Frame {
 #[derive(Debug, Clone)]
 pub struct Known {
     pub name: String,
+    /// The id as built (its casing is what an action request carries).
+    pub id: String,
     pub symbolic: Option<String>,
     /// Normalized (lower-case) id.
     pub key: String,
@@ -93,6 +99,9 @@ struct Refs {
     /// Loaded state by normalized id: the rendered document, or why it is not available.
     docs: HashMap<String, Result<Value, String>>,
     missing: Vec<String>,
+    /// Results of `list*()` calls.
+    lists: HashMap<ListCall, Result<Value, ListFailure>>,
+    missing_lists: Vec<ListCall>,
 }
 
 #[derive(Debug)]
@@ -104,6 +113,8 @@ struct State {
     no_reference: u32,
     deferred: u64,
     fetches: u64,
+    /// What-if: state that does not exist yet defers instead of failing.
+    what_if: bool,
 }
 
 /// A parent scope's parameters and variables, owned (see [`Scope::seed`]).
@@ -171,12 +182,27 @@ impl Scope {
                 no_reference: 0,
                 deferred: 0,
                 fetches: 0,
+                what_if: false,
             }),
         }
     }
 
     pub fn set_mode(&self, mode: Mode) {
         self.state.lock().expect("state lock").mode = mode;
+    }
+
+    /// What-if: `reference()`/`list*()` of resources that do not exist are kept unevaluated.
+    pub fn set_what_if(&self) {
+        self.state.lock().expect("state lock").what_if = true;
+    }
+
+    /// How many evaluations were deferred so far (what-if: did a value keep expressions?).
+    pub fn deferrals(&self) -> u64 {
+        self.state.lock().expect("state lock").deferred
+    }
+
+    fn what_if(&self) -> bool {
+        self.state.lock().expect("state lock").what_if
     }
 
     fn mode(&self) -> Mode {
@@ -324,6 +350,7 @@ pub fn normalize_id(id: &str) -> String {
 
 mod context;
 mod eval;
+mod lists;
 mod parameters;
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,8 @@ use serde_json::{Map, Value, json};
 use crate::arm::ArmError;
 use crate::deploy::value::{json_equals, to_arm_string, type_name};
 
+pub use supplied::supplied_parameters;
+
 /// A problem with the template or its parameters, worded the way ARM words it (the text
 /// inside "Deployment template validation failed: '...'").
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -216,9 +218,14 @@ impl ParamDef {
             for c in candidates {
                 if !allowed.iter().any(|a| json_equals(a, c)) {
                     let list: Vec<String> = allowed.iter().map(to_arm_string).collect();
+                    // A secure value is never echoed, not even in an error.
+                    let shown = if self.ty.is_secure() {
+                        "(secure value)".to_string()
+                    } else {
+                        to_arm_string(c)
+                    };
                     return Err(invalid(format!(
-                        "The value '{}' is not part of the allowed value(s): '{}'",
-                        to_arm_string(c),
+                        "The value '{shown}' is not part of the allowed value(s): '{}'",
                         list.join(",")
                     )));
                 }
@@ -307,6 +314,20 @@ impl Template {
                 ));
             }
         };
+        // User-defined functions (`namespace.member(...)`) are not evaluated; refusing the
+        // template names them rather than failing later on a `.` in an expression.
+        if let Some(Value::Array(functions)) = section("functions")
+            && !functions.is_empty()
+        {
+            let namespaces: Vec<&str> = functions
+                .iter()
+                .filter_map(|f| f.get("namespace").and_then(Value::as_str))
+                .collect();
+            return Err(TemplateError(format!(
+                "The template defines user-defined functions (namespace '{}'); armlet does not evaluate user-defined functions. Write their output expressions inline instead.",
+                namespaces.join("', '")
+            )));
+        }
         for (i, (symbolic, r)) in resources.iter().enumerate() {
             if !r.is_object() {
                 let path = match symbolic {
@@ -334,186 +355,6 @@ impl Template {
     }
 }
 
-/// The values a deployment supplies: `{"name": {"value": v}}`, optionally wrapped in a
-/// parameter file (`{"$schema": ".../deploymentParameters.json#", "parameters": {...}}`),
-/// given as an object or as JSON text.
-pub fn supplied_parameters(raw: Option<&Value>) -> Result<Map<String, Value>, TemplateError> {
-    let raw = match raw {
-        None | Some(Value::Null) => return Ok(Map::new()),
-        Some(Value::String(text)) => super::jsonc::parse(text).map_err(|e| {
-            TemplateError(format!(
-                "The deployment parameters are not valid JSON: {e}."
-            ))
-        })?,
-        Some(v) => v.clone(),
-    };
-    let Value::Object(mut map) = raw else {
-        return Err(TemplateError(
-            "The deployment parameters must be a JSON object.".into(),
-        ));
-    };
-    let is_file = map.keys().any(|k| k.eq_ignore_ascii_case("$schema"))
-        || map.keys().any(|k| k.eq_ignore_ascii_case("contentVersion"));
-    if is_file {
-        map = match map.remove("parameters") {
-            Some(Value::Object(inner)) => inner,
-            None => Map::new(),
-            Some(_) => {
-                return Err(TemplateError(
-                    "The 'parameters' of the parameter file must be a JSON object.".into(),
-                ));
-            }
-        };
-    }
-    let mut out = Map::new();
-    for (name, entry) in map {
-        let value = match entry {
-            Value::Object(mut o) if o.contains_key("value") => {
-                o.remove("value").unwrap_or_default()
-            }
-            Value::Object(o) if o.contains_key("reference") => {
-                return Err(TemplateError(format!(
-                    "The template parameter '{name}' is a Key Vault reference; armlet has no Key Vault. Pass the value instead."
-                )));
-            }
-            _ => {
-                return Err(TemplateError(format!(
-                    "The value of deployment parameter '{name}' is not valid: expected an object with a 'value' property, e.g. {{\"{name}\": {{\"value\": ...}}}}."
-                )));
-            }
-        };
-        out.insert(name, value);
-    }
-    Ok(out)
-}
-
+mod supplied;
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn def(v: Value) -> ParamDef {
-        ParamDef::parse("p", &v).unwrap()
-    }
-
-    #[test]
-    fn coercion_follows_the_declared_type() {
-        assert_eq!(ParamType::Int.coerce(json!("50000")).unwrap(), json!(50000));
-        assert_eq!(ParamType::Int.coerce(json!(3.0)).unwrap(), json!(3));
-        assert_eq!(ParamType::Bool.coerce(json!("True")).unwrap(), json!(true));
-        assert_eq!(ParamType::String.coerce(json!(80)).unwrap(), json!("80"));
-        assert_eq!(
-            ParamType::String.coerce(json!(true)).unwrap(),
-            json!("True")
-        );
-        assert_eq!(
-            ParamType::Array.coerce(json!("[1,2]")).unwrap(),
-            json!([1, 2])
-        );
-        assert_eq!(
-            ParamType::Object.coerce(json!("{\"a\":1}")).unwrap(),
-            json!({"a": 1})
-        );
-        let e = ParamType::Int.coerce(json!("many")).unwrap_err();
-        assert_eq!(
-            e,
-            "Expected a value of type 'Integer', but received a value of type 'String'"
-        );
-        assert!(ParamType::Array.coerce(json!({"a": 1})).is_err());
-        assert!(ParamType::Object.coerce(json!("[1]")).is_err());
-        assert!(ParamType::String.coerce(json!([1])).is_err());
-    }
-
-    #[test]
-    fn constraints() {
-        let sku = def(json!({"type": "string", "allowedValues": ["Basic", "Standard"]}));
-        assert!(sku.accept(json!("Standard")).is_ok());
-        let e = sku.accept(json!("Premium")).unwrap_err().0;
-        assert!(
-            e.contains("The value 'Premium' is not part of the allowed value(s): 'Basic,Standard'"),
-            "{e}"
-        );
-        let count = def(json!({"type": "int", "minValue": 1, "maxValue": 10}));
-        assert_eq!(count.accept(json!("10")).unwrap(), json!(10));
-        assert!(
-            count
-                .accept(json!(0))
-                .unwrap_err()
-                .0
-                .contains("less than the minimum value of '1'")
-        );
-        assert!(
-            count
-                .accept(json!(11))
-                .unwrap_err()
-                .0
-                .contains("greater than the maximum value of '10'")
-        );
-        let name = def(json!({"type": "string", "minLength": 3, "maxLength": 5}));
-        assert!(name.accept(json!("ab")).is_err());
-        assert!(name.accept(json!("abcdef")).is_err());
-        assert!(name.accept(json!("abc")).is_ok());
-        let zones = def(json!({"type": "array", "allowedValues": ["1", "2", "3"]}));
-        assert!(zones.accept(json!(["1", "3"])).is_ok());
-        assert!(zones.accept(json!(["4"])).is_err());
-        let e = def(json!({"type": "int"}))
-            .accept(json!("x"))
-            .unwrap_err()
-            .0;
-        assert!(
-            e.starts_with("Template parameter 'p' was provided an invalid value."),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn declarations_need_a_known_type() {
-        assert!(ParamDef::parse("p", &json!({"defaultValue": 1})).is_err());
-        let e = ParamDef::parse("p", &json!({"type": "number"}))
-            .unwrap_err()
-            .0;
-        assert!(e.contains("at 'parameters.p'"), "{e}");
-        assert!(
-            ParamDef::parse("p", &json!({"Type": "SecureString"}))
-                .unwrap()
-                .ty
-                .is_secure()
-        );
-    }
-
-    #[test]
-    fn supplied_values_in_every_form() {
-        let plain = json!({"a": {"value": 1}});
-        assert_eq!(supplied_parameters(Some(&plain)).unwrap()["a"], 1);
-        let file = json!({
-            "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#",
-            "contentVersion": "1.0.0.0",
-            "parameters": {"a": {"value": "x"}}
-        });
-        assert_eq!(supplied_parameters(Some(&file)).unwrap()["a"], "x");
-        let text = json!("{\"a\": {\"value\": [1]}}");
-        assert_eq!(supplied_parameters(Some(&text)).unwrap()["a"], json!([1]));
-        assert!(supplied_parameters(Some(&json!({"a": 1}))).is_err());
-        assert!(supplied_parameters(Some(&json!({"a": {"reference": {}}}))).is_err());
-        assert!(supplied_parameters(None).unwrap().is_empty());
-    }
-
-    #[test]
-    fn template_sections() {
-        let t = Template::parse(&json!({
-            "parameters": {"n": {"type": "int", "defaultValue": 2}},
-            "variables": {"v": 1},
-            "resources": [{"type": "a/b", "name": "x"}],
-            "outputs": {"o": {"type": "int", "value": 1}}
-        }))
-        .unwrap();
-        assert_eq!(t.parameters[0].ty, ParamType::Int);
-        assert_eq!(t.resources.len(), 1);
-        assert!(t.param("N").is_some());
-        let symbolic =
-            Template::parse(&json!({"resources": {"lb": {"type": "a/b", "name": "x"}}})).unwrap();
-        assert_eq!(symbolic.resources[0].0.as_deref(), Some("lb"));
-        assert!(Template::parse(&json!([])).is_err());
-        assert!(Template::parse(&json!({"resources": [1]})).is_err());
-        assert!(Template::parse(&json!({"variables": []})).is_err());
-    }
-}
+mod tests;

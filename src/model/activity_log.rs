@@ -117,10 +117,15 @@ fn clause_parts(clause: &str) -> ArmResult<(String, String, String)> {
         return Err(invalid(format!("'{clause}'")));
     };
     let value = value.trim();
-    let unquoted = value
-        .strip_prefix('\'')
-        .and_then(|v| v.strip_suffix('\''))
-        .ok_or_else(|| invalid(format!("the value in '{clause}' must be quoted")))?;
+    // az writes the time range unquoted (`eventTimestamp ge 2024-07-16T04:36:37.640789`,
+    // azure-cli's `_build_activity_log_odata_filter`) and the other values quoted.
+    let unquoted = match value.strip_prefix('\'') {
+        Some(v) => v
+            .strip_suffix('\'')
+            .ok_or_else(|| invalid(format!("the value in '{clause}' is not closed by a quote")))?,
+        None if !value.is_empty() && !value.contains([' ', '\'']) => value,
+        None => return Err(invalid(format!("the value in '{clause}' must be quoted"))),
+    };
     Ok((
         field.to_string(),
         op.to_ascii_lowercase(),
@@ -152,13 +157,21 @@ mod tests {
             ActivityFilter::parse("").unwrap(),
             ActivityFilter::default()
         );
+        // What az 2.91 sends for `activity-log list --resource-id X`: the times unquoted.
+        let az = ActivityFilter::parse("eventTimestamp ge 2024-07-16T04:36:37.640789 and eventTimestamp le 2024-07-16T10:36:37.640789 and resourceId eq '/subscriptions/s/x'").unwrap();
+        assert_eq!(
+            az.from.unwrap().to_rfc3339(),
+            "2024-07-16T04:36:37.640789+00:00"
+        );
+        assert_eq!(az.resource_uri.as_deref(), Some("/subscriptions/s/x"));
     }
 
     #[test]
     fn anything_else_is_a_bad_request() {
         for bad in [
             "eventTimestamp gt '2024-01-01T00:00:00Z'",
-            "resourceGroupName eq rg",
+            "resourceGroupName eq 'rg",
+            "resourceGroupName eq r g",
             "foo eq 'x'",
             "eventTimestamp ge 'yesterday'",
             "eventTimestamp ge '2024-02-01T00:00:00Z' and eventTimestamp le '2024-01-01T00:00:00Z'",

@@ -107,7 +107,48 @@ impl ArmError {
 
 impl From<sqlx::Error> for ArmError {
     fn from(e: sqlx::Error) -> Self {
-        ArmError::internal(e)
+        match storage_trouble(&e) {
+            Some(why) => {
+                tracing::warn!(cause = %e, "store unavailable");
+                ArmError::storage_unavailable(why)
+            }
+            None => ArmError::internal(e),
+        }
+    }
+}
+
+impl ArmError {
+    /// The store cannot take a write right now (disk full, read-only, busy): nothing was
+    /// changed, and the client should retry. Azure answers such transient failures with 429
+    /// `RetryableError` and `Retry-After` (as Network does), which `az` and the SDKs retry.
+    pub fn storage_unavailable(why: &str) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RetryableError",
+            format!(
+                "A retryable error occurred: armlet could not save the change because its data directory {why}. Nothing was changed; retry the request later (free disk space if it is full)."
+            ),
+        )
+    }
+}
+
+/// Why a store error is the disk's or the moment's (not a bug): SQLite's primary result
+/// codes for a full, read-only, unwritable or busy database, and I/O errors.
+fn storage_trouble(e: &sqlx::Error) -> Option<&'static str> {
+    match e {
+        sqlx::Error::Io(_) => Some("could not be written (I/O error)"),
+        sqlx::Error::PoolTimedOut => Some("is busy"),
+        sqlx::Error::Database(d) => {
+            let code: i64 = d.code()?.parse().ok()?;
+            match code & 0xff {
+                13 => Some("is on a full disk"),
+                8 => Some("is read-only"),
+                10 | 14 => Some("could not be written (I/O error)"),
+                5 | 6 => Some("is busy"),
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 
@@ -124,6 +165,19 @@ mod tests {
             e.body(),
             json!({"error": {"code": "InvalidThing", "message": "bad", "target": "name"}})
         );
+    }
+
+    #[test]
+    fn a_full_or_busy_store_asks_to_retry_without_a_5xx() {
+        let e = ArmError::storage_unavailable("is on a full disk");
+        assert_eq!(
+            (e.status, e.code.as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, "RetryableError")
+        );
+        let other: ArmError = sqlx::Error::RowNotFound.into();
+        assert_eq!(other.status, StatusCode::INTERNAL_SERVER_ERROR);
+        let io: ArmError = sqlx::Error::Io(std::io::Error::other("ENOSPC")).into();
+        assert_eq!(io.code, "RetryableError");
     }
 
     #[test]

@@ -108,6 +108,7 @@ mod tests {
             generation,
             reimages: 0,
             power,
+            vm_size: "Standard_B1s".into(),
         }
     }
 

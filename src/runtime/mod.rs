@@ -1,7 +1,8 @@
 //! The runtime that makes armlet real: instances are processes ([`instance`]), probes probe
 //! them ([`probe`]), the proxy carries traffic to the healthy ones ([`proxy`]), all on one
 //! scaled [`clock`], kept equal to the stored model by the [`reconciler`] from a [`plan`]
-//! and the pure process decisions of [`decide`].
+//! and the pure process decisions of [`decide`]; the [`metrics`] collector turns what they
+//! did into Azure Monitor minutes.
 //!
 //! It reads the store and the model layer only; the API reads its snapshots ([`Runtime::plan`],
 //! the prober's health table, the proxy's counters) and never the other way round.
@@ -10,8 +11,11 @@ pub mod alert;
 pub mod autoscale;
 pub mod clock;
 pub mod decide;
+pub mod health_events;
 pub mod imds;
 pub mod instance;
+pub mod log_export;
+pub mod metrics;
 pub mod plan;
 pub mod ports;
 pub mod probe;
@@ -50,6 +54,10 @@ pub struct RuntimeConfig {
     pub grace: Duration,
     /// `ALIAS=COMMAND` mappings: instances of that image run the command.
     pub image_commands: Vec<String>,
+    /// How long metric minutes are kept (`--metrics-retention-days`).
+    pub metrics_retention: chrono::TimeDelta,
+    /// Total regional vCPUs of instances per subscription and region (`--vcpu-quota`).
+    pub vcpu_quota: u64,
 }
 
 /// The runtime's parts, owned by the app.
@@ -65,12 +73,18 @@ pub struct Runtime {
     /// Between SIGTERM and SIGKILL when an instance stops.
     pub grace: Duration,
     pub image_commands: Vec<String>,
+    /// Total regional vCPUs of instances per subscription and region: how many processes
+    /// scale sets may ask this machine for.
+    pub vcpu_quota: u64,
     /// Outgoing webhooks (autoscale and alert notifications), delivered in the background.
     pub webhooks: webhook::Webhooks,
     /// The plan the reconciler applied last, for views.
     pub plan: ArcSwap<Plan>,
     /// Bumped after every reconcile pass: waiters re-check what they wait for.
     pub observed: watch::Sender<u64>,
+    /// How long metric minutes are kept: the collector prunes past it, the metrics API
+    /// refuses queries beyond it and reports it in metric definitions.
+    pub metrics_retention: chrono::TimeDelta,
     /// One reconcile pass at a time.
     pass: tokio::sync::Mutex<()>,
     /// What the reconciler last started for each instance.
@@ -123,9 +137,11 @@ impl Runtime {
             proxy,
             grace: config.grace,
             image_commands: config.image_commands,
+            vcpu_quota: config.vcpu_quota,
             webhooks: webhook::Webhooks::new(clock, tasks.clone(), shutdown.clone()),
             plan: ArcSwap::from_pointee(Plan::default()),
             observed: watch::Sender::new(0),
+            metrics_retention: config.metrics_retention,
             pass: Default::default(),
             started: Default::default(),
             starts: Default::default(),

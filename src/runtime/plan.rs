@@ -65,6 +65,9 @@ pub struct InstancePlan {
     pub generation: u64,
     pub reimages: u64,
     pub power: PowerState,
+    /// The VM size (`Standard_D2s_v3`): `Percentage CPU` and `Available Memory Bytes` are
+    /// measured against it.
+    pub vm_size: String,
 }
 
 impl InstancePlan {
@@ -108,6 +111,17 @@ pub struct BackendPlan {
     pub addr: SocketAddr,
     /// The probe deciding this backend's health, if the rule has one.
     pub probe: Option<ProbeRef>,
+    /// The backend's private IP address and the rule's backend port, as Azure names them
+    /// (the metrics' `BackendIPAddress` and `BackendPort`).
+    pub ip: String,
+    pub port: u16,
+}
+
+/// What made a listener: a load-balancing rule or an inbound NAT mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrontendKind {
+    Rule,
+    Nat,
 }
 
 /// One listener: a load-balancing rule or an inbound NAT rule on a frontend.
@@ -124,6 +138,13 @@ pub struct FrontendPlan {
     pub tcp_reset: bool,
     /// Where new flows go when every probed backend is down.
     pub no_healthy: NoHealthyBackends,
+    /// The load balancer's lower-case id: its metrics are stored under it.
+    pub load_balancer: String,
+    /// The frontend IP address and port as Azure names them (the metrics'
+    /// `FrontendIPAddress` and `FrontendPort`; `bind` may have moved the port).
+    pub frontend_ip: Ipv4Addr,
+    pub frontend_port: u16,
+    pub kind: FrontendKind,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -213,6 +234,8 @@ pub fn plan(state: &State, ports: PortRule) -> Plan {
                     instance: inst.key.clone(),
                     addr: SocketAddr::from((inst.bind_address, ports.effective(rule.backend_port))),
                     probe,
+                    ip: member.ip_address.clone().unwrap_or_default(),
+                    port: rule.backend_port,
                 });
             }
             let transports: &[Transport] = match rule.protocol {
@@ -237,6 +260,10 @@ pub fn plan(state: &State, ports: PortRule) -> Plan {
                         .probe
                         .as_ref()
                         .map_or(NoHealthyBackends::AllProbedDown, |p| p.no_healthy),
+                    load_balancer: lb.id.to_ascii_lowercase(),
+                    frontend_ip: addr,
+                    frontend_port: rule.frontend_port,
+                    kind: FrontendKind::Rule,
                 });
             }
         }
@@ -267,11 +294,17 @@ pub fn plan(state: &State, ports: PortRule) -> Plan {
                     instance: inst.key.clone(),
                     addr: SocketAddr::from((inst.bind_address, ports.effective(nat.backend_port))),
                     probe: None,
+                    ip: nat.member.ip_address.clone().unwrap_or_default(),
+                    port: nat.backend_port,
                 }],
                 distribution: LoadDistribution::Default,
                 idle_timeout: nat.idle_timeout,
                 tcp_reset: nat.tcp_reset,
                 no_healthy: NoHealthyBackends::AllProbedDown,
+                load_balancer: lb.id.to_ascii_lowercase(),
+                frontend_ip: addr,
+                frontend_port: nat.frontend_port,
+                kind: FrontendKind::Nat,
             });
         }
     }
@@ -402,6 +435,7 @@ fn instance_plan(inst: &Instance) -> InstancePlan {
         generation: s.generation,
         reimages: s.reimages,
         power: s.power,
+        vm_size: inst.size.clone(),
     }
 }
 
@@ -445,7 +479,7 @@ mod tests {
             } else {
                 json!([])
             };
-            let doc = json!({"id": vm, "name": format!("web_{i}"), "instanceId": i.to_string(),
+            let doc = json!({"id": vm, "name": format!("web_{i}"), "instanceId": i.to_string(), "sku": {"name": "Standard_B1s"},
                 "_armlet": {"scaleSet": VMSS.to_lowercase(), "bindAddress": format!("127.2.0.{}", i + 1), "model": {}, "modelVersion": 1,
                     "power": "running", "created": i, "generation": 0}});
             instances.push(Instance::of(&doc).unwrap());
@@ -544,6 +578,44 @@ mod tests {
             !zero.ports.iter().any(|p| p.port == 22),
             "only the NAT target serves the banner"
         );
+    }
+
+    #[test]
+    fn frontends_and_backends_carry_their_metric_identities() {
+        // Unprivileged: the listener moves to 10080, the metrics keep Azure's port 80.
+        let plan = plan(&tutorial_state(), rule(false));
+        let http = plan
+            .frontends
+            .iter()
+            .find(|f| f.key.ends_with("loadbalancingrules/http"))
+            .unwrap();
+        assert_eq!(http.load_balancer, LB.to_ascii_lowercase());
+        assert_eq!(
+            (http.frontend_ip, http.frontend_port, http.kind),
+            (Ipv4Addr::new(127, 1, 0, 1), 80, FrontendKind::Rule)
+        );
+        assert_eq!(http.bind.port(), 10080);
+        let ips: Vec<(&str, u16)> = http
+            .backends
+            .iter()
+            .map(|b| (b.ip.as_str(), b.port))
+            .collect();
+        assert_eq!(ips, [("10.0.0.4", 80), ("10.0.0.5", 80)]);
+        let nat = plan
+            .frontends
+            .iter()
+            .find(|f| f.key.ends_with("inboundnatrules/ssh.1"))
+            .unwrap();
+        assert_eq!(
+            (
+                nat.frontend_port,
+                nat.kind,
+                nat.backends[0].ip.as_str(),
+                nat.backends[0].port
+            ),
+            (50001, FrontendKind::Nat, "10.0.0.5", 22)
+        );
+        assert!(plan.instances.iter().all(|i| i.vm_size == "Standard_B1s"));
     }
 
     #[test]

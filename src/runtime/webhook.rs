@@ -105,7 +105,8 @@ impl Webhooks {
                 };
                 match retry {
                     Some(wait) => {
-                        tracing::info!(url, source, attempt, ?outcome, "webhook failed; retrying");
+                        let to = redacted(&url);
+                        tracing::info!(url = %to, source, attempt, ?outcome, "webhook failed; retrying");
                         tokio::select! {
                             _ = this.clock.sleep(wait) => {}
                             _ = this.shutdown.cancelled() => return,
@@ -114,7 +115,8 @@ impl Webhooks {
                     }
                     None => {
                         if !ok {
-                            tracing::warn!(url, source, attempt, ?outcome, "webhook gave up");
+                            let to = redacted(&url);
+                            tracing::warn!(url = %to, source, attempt, ?outcome, "webhook gave up");
                         }
                         let d = Delivered {
                             url,
@@ -164,11 +166,33 @@ impl Webhooks {
     }
 }
 
+/// A webhook URL for the log: without its query and user info, which often carry keys
+/// (e.g. a function's `?code=`).
+fn redacted(url: &str) -> String {
+    let no_query = url.split(['?', '#']).next().unwrap_or_default();
+    match no_query.split_once("://") {
+        Some((scheme, rest)) => {
+            let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+            format!("{scheme}://{rest}")
+        }
+        None => no_query.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn logged_urls_lose_their_keys() {
+        assert_eq!(
+            redacted("https://user:pw@fn.example/api/hook?code=KEY#x"),
+            "https://fn.example/api/hook"
+        );
+        assert_eq!(redacted("http://h:8080/p"), "http://h:8080/p");
+    }
 
     struct ThreeTries;
 

@@ -7,8 +7,11 @@
 
 pub mod activity_log;
 pub mod alerts;
+pub mod autoscale;
+pub mod health_events;
 pub mod instances;
 pub mod lifecycle;
+pub mod log_analytics;
 pub mod metrics;
 pub mod operations;
 pub mod references;
@@ -21,8 +24,9 @@ use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Executor, Sqlite, SqlitePool};
 use tokio::sync::{Mutex, MutexGuard};
 
 #[derive(Clone)]
@@ -34,14 +38,66 @@ pub struct Store {
 }
 
 /// A write transaction; dropped without [`WriteTx::commit`] it rolls back.
+///
+/// The transaction is driven with plain `BEGIN IMMEDIATE` / `COMMIT` / `ROLLBACK` rather
+/// than sqlx's `Transaction`: when a COMMIT fails because the disk is full, SQLite rolls the
+/// transaction back by itself, sqlx's own ROLLBACK then fails, and sqlx would keep counting
+/// the connection as inside a transaction, so it could never begin one again.
 pub struct WriteTx<'a> {
-    pub tx: Transaction<'static, Sqlite>,
+    pub tx: WriteConn,
+    open: bool,
     _guard: MutexGuard<'a, ()>,
 }
 
+/// The connection of a [`WriteTx`]; reads and writes go through it (`&mut w.tx`).
+pub struct WriteConn(Option<PoolConnection<Sqlite>>);
+
+impl std::ops::Deref for WriteConn {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref().expect("connection of an open write")
+    }
+}
+
+impl std::ops::DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.0.as_mut().expect("connection of an open write")
+    }
+}
+
 impl WriteTx<'_> {
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let result = (&mut *self.tx).execute("COMMIT").await.map(|_| ());
+        if result.is_err() {
+            // SQLite may have rolled back already (SQLITE_FULL, SQLITE_IOERR); if it did not,
+            // this does. Either way the connection leaves clean.
+            let _ = (&mut *self.tx).execute("ROLLBACK").await;
+        }
+        self.open = false;
+        result
+    }
+}
+
+impl Drop for WriteTx<'_> {
+    fn drop(&mut self) {
+        if !self.open {
+            return;
+        }
+        let Some(mut conn) = self.tx.0.take() else {
+            return;
+        };
+        // Roll back before the connection goes back to the pool; the next writer waits for
+        // SQLite's write lock (busy timeout) until then.
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    if (&mut *conn).execute("ROLLBACK").await.is_err() {
+                        conn.close_on_drop();
+                    }
+                });
+            }
+            Err(_) => conn.close_on_drop(),
+        }
     }
 }
 
@@ -89,11 +145,19 @@ impl Store {
         &self.pool
     }
 
-    /// Starts the one write transaction allowed at a time.
+    /// Starts the one write transaction allowed at a time. `BEGIN IMMEDIATE` takes SQLite's
+    /// write lock first (waiting up to the busy timeout): a deferred transaction that reads
+    /// and then writes would fail at once with `SQLITE_BUSY` if a writer outside this mutex
+    /// (process records, metrics) committed in between.
     pub async fn write(&self) -> Result<WriteTx<'_>, sqlx::Error> {
         let guard = self.writer.lock().await;
-        let tx = self.pool.begin().await?;
-        Ok(WriteTx { tx, _guard: guard })
+        let mut conn = self.pool.acquire().await?;
+        (&mut *conn).execute("BEGIN IMMEDIATE").await?;
+        Ok(WriteTx {
+            tx: WriteConn(Some(conn)),
+            open: true,
+            _guard: guard,
+        })
     }
 
     /// Records a subscription the first time it is used; returns whether it was new.

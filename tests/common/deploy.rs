@@ -83,6 +83,64 @@ pub async fn wait_status(t: &TestArmlet, poll: &str) -> Value {
     .await
 }
 
+/// Runs a what-if the way the SDKs do: POST `{path}/whatIf`, 202 with `Location`, poll until 200.
+pub async fn what_if_at(t: &TestArmlet, path: &str, body: String) -> Value {
+    let resp = t
+        .client
+        .post(t.url(&q(&format!("{path}/whatIf"))))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    assert_eq!(status, 202, "{text}");
+    assert_eq!(headers["retry-after"], "1");
+    let location = headers["location"].to_str().unwrap().to_string();
+    assert!(location.contains("/whatIfOperationResults/"), "{location}");
+    eventually(Duration::from_secs(30), || async {
+        let (s, doc) = send(t.client.get(&location)).await;
+        assert!(s == 200 || s == 202, "{s}: {doc}");
+        (s == 200).then_some(doc)
+    })
+    .await
+}
+
+/// A what-if result's changes as (resource name, change type), sorted.
+pub fn changes(result: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = result["properties"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let id = c["resourceId"].as_str().unwrap();
+            (
+                id.rsplit('/').next().unwrap().to_string(),
+                c["changeType"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The change of the resource named `name`.
+pub fn change<'a>(result: &'a Value, name: &str) -> &'a Value {
+    result["properties"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["resourceId"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/{name}"))
+        })
+        .unwrap_or_else(|| panic!("no change for {name}: {result}"))
+}
+
 pub async fn group(t: &TestArmlet, rg: &str) {
     let (s, _) = t.put(&rg_path(rg), json!({"location": "eastus"})).await;
     assert!(s == 201 || s == 200);

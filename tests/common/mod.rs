@@ -2,11 +2,14 @@
 //! and helpers for ARM requests and for the real `az` CLI and Python SDK.
 #![allow(dead_code)]
 
+pub mod autoscale;
 pub mod deploy;
 pub mod http;
+pub mod insights;
 pub mod load;
 pub mod process;
 pub mod receiver;
+pub mod rng;
 pub mod scale_set;
 
 use std::path::{Path, PathBuf};
@@ -47,7 +50,7 @@ impl TestArmlet {
         config.termination_grace = 3.0;
         config.address_block = next_address_block();
         let armlet = Armlet::start(config).await.expect("armlet starts");
-        let client = client_for(&armlet.ca_cert());
+        let client = signed_in_client(&armlet.ca_cert(), &armlet.endpoint()).await;
         TestArmlet {
             armlet,
             client,
@@ -88,6 +91,41 @@ pub fn client_for(ca: &Path) -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
+}
+
+/// A client signed in the way `az` and the SDKs are: it asks armlet's token endpoint for a
+/// management token (client credentials; any secret works) and sends it on every request.
+pub async fn signed_in_client(ca: &Path, endpoint: &str) -> reqwest::Client {
+    let token = access_token(&client_for(ca), endpoint, "test-client").await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    let pem = std::fs::read(ca).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .default_headers(headers)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// A management access token for `client_id` from armlet's OAuth2 token endpoint.
+pub async fn access_token(client: &reqwest::Client, endpoint: &str, client_id: &str) -> String {
+    let url = format!(
+        "{endpoint}/{}/oauth2/v2.0/token",
+        armlet::config::DEFAULT_TENANT
+    );
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+        ("client_secret", "any"),
+        ("scope", "https://management.core.windows.net//.default"),
+    ];
+    let (status, body) = send(client.post(url).form(&form)).await;
+    assert_eq!(status, 200, "token endpoint: {body}");
+    body["access_token"].as_str().unwrap().to_string()
 }
 
 /// Sends a request and returns the status and the JSON body (`Null` when empty).
@@ -256,11 +294,35 @@ pub fn public_ip_n(t: &TestArmlet, n: u8) -> String {
 }
 
 /// Loopback blocks for the armlets of this test process: each armlet gets its own, and test
-/// processes running at the same time (another suite on the machine) start at different
-/// offsets, since frontends of different processes must not share an address.
+/// processes running at the same time (`scripts/test` runs test binaries in parallel, other
+/// suites may run on the machine) use different ranges, since frontends of different
+/// processes must not share an address.
 fn next_address_block() -> u8 {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10;
-    let slot = std::process::id() % 7;
-    (10 + slot * 30 + n * 3) as u8
+    (10 + process_slot() * 30 + n * 3) as u8
+}
+
+/// This process's range of address blocks: the first of 7 slots whose lock file no other
+/// live process holds (the lock goes with the process, even on a crash); the process id
+/// picks one when all are taken.
+fn process_slot() -> u32 {
+    static SLOT: std::sync::OnceLock<(u32, Option<std::fs::File>)> = std::sync::OnceLock::new();
+    SLOT.get_or_init(|| {
+        for k in 0..7 {
+            let path = std::env::temp_dir().join(format!("armlet-test-slot-{k}.lock"));
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(path);
+            if let Ok(file) = file
+                && file.try_lock().is_ok()
+            {
+                return (k, Some(file));
+            }
+        }
+        (std::process::id() % 7, None)
+    })
+    .0
 }

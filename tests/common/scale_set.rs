@@ -96,10 +96,13 @@ pub async fn put_and_wait(t: &TestArmlet, path: &str, body: Value) -> (u16, Stri
     let end = eventually(Duration::from_secs(60), || async {
         let (_, s) = send(t.client.get(&op)).await;
         let st = s["status"].as_str().unwrap_or_default().to_string();
-        (st != "InProgress").then_some(st)
+        (st != "InProgress").then_some((st, s))
     })
     .await;
-    (status, end)
+    if end.0 != "Succeeded" {
+        eprintln!("{path} ended {}: {}", end.0, end.1);
+    }
+    (status, end.0)
 }
 
 pub fn bound(view: &Value, port: u16) -> u16 {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use armlet::runtime::clock::Clock;
 use armlet::runtime::probe::{Health, HealthView, ProbeKey, ProbeProtocol, ProbeTarget, Prober};
 use armlet::runtime::proxy::{
-    Backend, Distribution, FrontendRule, MinutePoint, NoHealthy, Proxy, RoutingTable, Transport,
+    Backend, Distribution, FrontendRule, NoHealthy, Proxy, RoutingTable, Transport,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, UdpSocket};
@@ -171,11 +171,6 @@ pub fn rig_at(scale: f64) -> Rig {
 }
 
 impl Rig {
-    /// Traffic a frontend (or one of its backends) moved, summed over its minute points.
-    pub fn series_sum(&self, key: &str, backend: Option<&str>, f: fn(&MinutePoint) -> u64) -> u64 {
-        self.proxy.series().points(key, backend).iter().map(f).sum()
-    }
-
     pub fn publish(&self, frontends: Vec<FrontendRule>) -> Vec<SocketAddr> {
         let keys: Vec<String> = frontends.iter().map(|f| f.key.clone()).collect();
         self.proxy.publish(Arc::new(RoutingTable { frontends }));

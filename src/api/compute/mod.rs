@@ -6,6 +6,7 @@ pub mod fleet;
 pub mod images;
 pub mod instances;
 pub mod lifecycle;
+pub mod limits;
 pub mod rolling_upgrades;
 pub mod scale_set;
 pub mod virtual_machine;

@@ -97,6 +97,7 @@ impl ResourceType for ScaleSets {
         AutomaticRepairsPolicy::from_properties(&doc["properties"])?;
         terminate_notifications(&doc)?;
         check_references(cx, &doc).await?;
+        super::limits::check_scale_set(cx, existing, &doc, self.runtime.vcpu_quota).await?;
 
         let profile_changed = existing.is_some_and(|e| {
             e["properties"]["virtualMachineProfile"] != doc["properties"]["virtualMachineProfile"]
@@ -190,15 +191,30 @@ impl ResourceType for ScaleSets {
     }
 }
 
-/// The document as clients see it: no internal fields, no secrets (Azure never returns
-/// customData or passwords).
+/// The document as clients see it: no internal fields, no secrets. Azure never returns
+/// `osProfile.adminPassword`, `customData` or an extension's `protectedSettings`, and returns
+/// `userData` only when asked with `$expand=userData`, which armlet does not serve.
 pub fn render(mut doc: Value) -> Value {
     if let Some(o) = doc.as_object_mut() {
         o.remove(INTERNAL);
     }
-    if let Some(os) = doc["properties"]["virtualMachineProfile"]["osProfile"].as_object_mut() {
+    let profile = &mut doc["properties"]["virtualMachineProfile"];
+    if let Some(os) = profile["osProfile"].as_object_mut() {
         os.remove("customData");
         os.remove("adminPassword");
+    }
+    if let Some(p) = profile.as_object_mut() {
+        p.remove("userData");
+    }
+    for ext in profile["extensionProfile"]["extensions"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+    {
+        if let Some(props) = ext["properties"].as_object_mut() {
+            props.remove("protectedSettings");
+            props.remove("protectedSettingsFromKeyVault");
+        }
     }
     doc
 }

@@ -1,11 +1,15 @@
 //! Microsoft.Insights (Azure Monitor): the extension routes every resource has
 //! (`{resource id}/providers/Microsoft.Insights/...`: metrics, metric definitions and
-//! namespaces, diagnostic settings) and the subscription-level ones (the activity log); the
-//! resource types action groups and metric alerts.
+//! namespaces, diagnostic settings) and the subscription-level ones (the activity log), and
+//! its resource types (action groups, metric alerts, [`autoscale`]).
 
 pub mod action_groups;
 pub mod activity_log;
+pub mod autoscale;
+pub mod diagnostic_settings;
 pub mod metric_alerts;
+pub mod metrics;
+pub mod predictive_metrics;
 
 use std::sync::Arc;
 
@@ -36,10 +40,27 @@ pub async fn extension(
     target: &ResourceId,
     rest: &[&str],
 ) -> ArmResult<Response> {
+    use metrics::Route;
     match rest {
+        ["microsoft.insights", "metrics"] => {
+            metrics::handle(app, req, target, Route::Metrics).await
+        }
+        ["microsoft.insights", "metricdefinitions"] => {
+            metrics::handle(app, req, target, Route::Definitions).await
+        }
+        ["microsoft.insights", "metricnamespaces"] => {
+            metrics::handle(app, req, target, Route::Namespaces).await
+        }
         ["microsoft.alertsmanagement", "alerts", rest @ ..] => {
             let scope = super::alerts_management::AlertScope::Resource(target.clone());
             super::alerts_management::handle(app, req, &target.subscription, scope, rest).await
+        }
+        ["microsoft.insights", rest @ ..]
+            if rest
+                .first()
+                .is_some_and(|c| c.starts_with("diagnosticsettings")) =>
+        {
+            diagnostic_settings::route(app, req, target, rest).await
         }
         ["microsoft.insights", ..] => Err(not_served(req)),
         _ => Err(not_served(req)),

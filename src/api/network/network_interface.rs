@@ -494,9 +494,10 @@ async fn next_nat_pool_index(cx: &mut WriteCx<'_>, pool_id: &str) -> ArmResult<u
     let lb = LoadBalancer::from_doc(&lb.body).map_err(ArmError::internal)?;
     let configs = super::ip_configs_of(&referring_tx(cx, lb_id, NIC_TYPE).await?);
     next_nat_pool_index_of(&lb, pool_name, &configs).ok_or_else(|| {
+        // Azure's code for a scale-out past the pool's range (azure-docs issue #119323).
         ArmError::bad_request(
-            "InboundNatPoolFrontendPortRangeExhausted",
-            format!("The frontend port range of inbound NAT pool {pool_id} has no port left for another instance."),
+            "InboundNatPoolFrontendPortRangeSmallerThanRequestedPorts",
+            format!("The frontend port range of inbound NAT pool {pool_id} is smaller than the number of ports the scale set's instances request: it has no port left for another instance."),
         )
     })
 }

@@ -1,7 +1,8 @@
 //! `Microsoft.Resources/deployments` over HTTP, at resource-group and subscription scope:
 //! PUT (preflight, then an asynchronous run polled at `.../operationStatuses/{id}`), GET,
-//! HEAD, LIST, DELETE (asynchronous), `cancel`, `validate`, `exportTemplate`, deployment
-//! operations, and `calculateTemplateHash`. The engine is [`crate::deploy::engine`].
+//! HEAD, LIST, DELETE (asynchronous), `cancel`, `validate`, `whatIf` (asynchronous, see
+//! [`crate::deploy::whatif`]), `exportTemplate`, deployment operations, and
+//! `calculateTemplateHash`. The engine is [`crate::deploy::engine`].
 
 use axum::Json;
 use axum::http::{HeaderValue, Method, StatusCode};
@@ -9,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 mod body;
+mod what_if;
 
 use crate::api::ApiState;
 use crate::api::{method_not_allowed, only};
@@ -18,7 +20,7 @@ use crate::arm::{ArmError, ArmRequest, ArmResult, list};
 use crate::deploy::engine;
 use crate::deploy::record::{self, Record, Target};
 use crate::store::{ResourceQuery, operations, resources};
-use body::{parse_body, spec_from_body, validate_name};
+use body::{parse_body, spec_with_links, validate_name};
 
 /// Requests below `.../deployments`: `rest` are the lower-cased segments from the deployment
 /// name on, `name_index` is where the name is in `req.segments`.
@@ -67,10 +69,14 @@ pub async fn handle(
             let rec = load(app, &target).await?;
             Ok(Json(json!({"template": rec.template()})).into_response())
         }
-        ["whatif"] => Err(ArmError::bad_request(
-            "InvalidRequest",
-            "armlet does not implement what-if yet: deploy the template to a scratch resource group instead.",
-        )),
+        ["whatif"] => {
+            only(req, &[Method::POST])?;
+            what_if::post(app, req, target).await
+        }
+        ["whatifoperationresults", op] => {
+            only(req, &[Method::GET])?;
+            what_if::result(app, req, &target, op).await
+        }
         ["operations"] => {
             only(req, &[Method::GET])?;
             let rec = load(app, &target).await?;
@@ -111,6 +117,19 @@ pub async fn handle(
     }
 }
 
+/// Deployments at tenant scope (`/providers/Microsoft.Resources/deployments/...`) or at
+/// management-group scope: armlet has one tenant and no management groups to deploy into,
+/// so these say so instead of answering a 404 that looks like a missing deployment.
+pub fn scope_not_served(req: &ArmRequest, scope: &str) -> ArmError {
+    ArmError::bad_request(
+        "NotSupportedByArmlet",
+        format!(
+            "armlet serves template deployments at resource-group and subscription scope only, not at {scope} scope ('{}'). Use 'az deployment group' or 'az deployment sub'.",
+            req.uri.path()
+        ),
+    )
+}
+
 async fn load(app: &ApiState, target: &Target) -> ArmResult<Record> {
     Record::load(&app.arm, target).await?.ok_or_else(|| {
         ArmError::not_found(
@@ -128,7 +147,7 @@ async fn put(app: &ApiState, req: &ArmRequest, target: Target) -> ArmResult<Resp
         groups::require(&app.arm, &target.sub, rg, true).await?;
     }
     let body = parse_body(req)?;
-    let spec = spec_from_body(req, &target, &body)?;
+    let spec = spec_with_links(req, &target, &body).await?;
     let existing = Record::load(&app.arm, &target).await?;
     if let Some(e) = &existing {
         if e.is_active() {
@@ -190,7 +209,7 @@ async fn put(app: &ApiState, req: &ArmRequest, target: Target) -> ArmResult<Resp
 async fn validate(app: &ApiState, req: &ArmRequest, target: Target) -> ArmResult<Response> {
     validate_name(&target.name)?;
     let body = parse_body(req)?;
-    let spec = spec_from_body(req, &target, &body)?;
+    let spec = spec_with_links(req, &target, &body).await?;
     let prepared = engine::prepare(&app.arm, &target, &spec, None).await?;
     let mut rec = Record::new(target, spec);
     prepared.describe(&mut rec);

@@ -6,12 +6,17 @@
 //! is on PATH. The client is a plain blocking socket on the main thread, so every figure is
 //! one connection (or one connection at a time) and every run is bounded in time.
 //!
+//! Metrics ([`metrics`]): the proxy also carries a fleet of 100 instances behind 20 rules;
+//! the bench measures one collector pass over it, then runs every figure a second time on
+//! the same proxy with the collector passing every `--collect-ms` (target `armlet+m`).
+//!
 //! Usage: `cargo run --release --bin armlet-bench -- [--secs 2 | --ms 2000] [--rounds 5] [--workers N]
-//! [--figures stream,keepalive,newconn]`; `--control-plane` measures the ARM API instead
-//! ([`control`]).
+//! [--figures stream,keepalive,newconn] [--collect-ms 1000]`; `--control-plane` measures the
+//! ARM API instead ([`control`]).
 
 mod control;
 mod load;
+mod metrics;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -22,6 +27,7 @@ use armlet::runtime::clock::Clock;
 use armlet::runtime::probe::{HealthTable, HealthView};
 use armlet::runtime::proxy::{Backend, Distribution, FrontendRule, NoHealthy, Proxy};
 use armlet::runtime::proxy::{RoutingTable, Transport};
+use armlet::store::Store;
 use load::{keepalive, newconn, spawn_http_backend, spawn_sink_backend, stream};
 use tokio_util::sync::CancellationToken;
 
@@ -78,18 +84,40 @@ fn main() -> anyhow::Result<()> {
     let _guard = rt.enter();
     let shutdown = CancellationToken::new();
     let health = HealthView::fixed(HealthTable::default());
-    let proxy = Proxy::with_workers(Clock::new(1.0), health, &shutdown, workers)?;
+    let proxy = Arc::new(Proxy::with_workers(
+        Clock::new(1.0),
+        health,
+        &shutdown,
+        workers,
+    )?);
     let fe_http = free_port("127.0.0.2")?;
     let fe_sink = free_port("127.0.0.2")?;
-    proxy.publish(Arc::new(RoutingTable {
-        frontends: vec![rule("http", fe_http, http), rule("sink", fe_sink, sink)],
-    }));
+    let bench_rules = vec![rule("http", fe_http, http), rule("sink", fe_sink, sink)];
+    let fleet = Arc::new(metrics::fleet(100, 20, &bench_rules)?);
+    let mut frontends = bench_rules;
+    frontends.extend(metrics::routing(&fleet));
+    proxy.publish(Arc::new(RoutingTable { frontends }));
     anyhow::ensure!(proxy.bind_errors().is_empty(), "{:?}", proxy.bind_errors());
-    targets.push(Target {
-        name: "armlet",
-        http: fe_http,
-        sink: fe_sink,
-    });
+    for name in ["armlet", "armlet+m"] {
+        targets.push(Target {
+            name,
+            http: fe_http,
+            sink: fe_sink,
+        });
+    }
+
+    // The collector over 100 instances and 20 rules, into an on-disk store.
+    let store_dir = tempfile::tempdir()?;
+    let store = rt.block_on(Store::open(&store_dir.path().join("metrics.db")))?;
+    let c = metrics::measure_passes(&rt, &proxy, &fleet, &store, 20)?;
+    println!(
+        "collector pass over 100 instances and 20 rules: {:.1} ms CPU ({:.1} ms of it reading /proc, {} processes on the host), {:.1} ms wall, {} points",
+        c.cpu_ms, c.proc_cpu_ms, c.host_processes, c.wall_ms, c.points
+    );
+    let collect = Duration::from_millis(arg("--collect-ms", 1000));
+    let background = metrics::Background::start(proxy.clone(), fleet.clone(), store, collect);
+    // Collection runs only while the `armlet+m` target is measured.
+    let collecting = |t: &Target| Collecting::new(&background, t.name == "armlet+m");
 
     let haproxy = start_haproxy(http, sink)?;
     if let Some((_, h, s)) = &haproxy {
@@ -110,6 +138,7 @@ fn main() -> anyhow::Result<()> {
     for round in 0..rounds {
         let mut this: Vec<Figures> = vec![Figures::default(); targets.len()];
         for (i, t) in targets.iter().enumerate().filter(|_| wants("stream")) {
+            let _on = collecting(t);
             let cpu = proxy_cpu_secs();
             this[i].stream_gbps = stream(t.sink, secs)?;
             if t.name == "armlet" {
@@ -121,9 +150,11 @@ fn main() -> anyhow::Result<()> {
             }
         }
         for (i, t) in targets.iter().enumerate().filter(|_| wants("keepalive")) {
+            let _on = collecting(t);
             (this[i].keepalive_rps, this[i].p50_us, this[i].p99_us) = keepalive(t.http, secs)?;
         }
         for (i, t) in targets.iter().enumerate().filter(|_| wants("newconn")) {
+            let _on = collecting(t);
             this[i].newconn_rps = newconn(t.http, secs)?;
         }
         for (i, t) in targets.iter().enumerate() {
@@ -146,8 +177,28 @@ fn main() -> anyhow::Result<()> {
         let _ = child.kill();
         let _ = child.wait();
     }
+    drop(background);
+    drop(fleet);
     drop(proxy);
     Ok(())
+}
+
+/// Switches the background collector on for as long as it lives (if `on`).
+struct Collecting<'a>(&'a metrics::Background, bool);
+
+impl<'a> Collecting<'a> {
+    fn new(b: &'a metrics::Background, on: bool) -> Self {
+        b.on.store(on, std::sync::atomic::Ordering::Relaxed);
+        Collecting(b, on)
+    }
+}
+
+impl Drop for Collecting<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0.on.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 fn rule(key: &str, bind: SocketAddr, backend: SocketAddr) -> FrontendRule {
@@ -275,6 +326,22 @@ fn report(targets: &[Target], best: &[Figures]) {
             f.p50_us - direct.p50_us,
             f.p99_us - direct.p99_us
         );
+        if t.name == "armlet+m"
+            && let Some(off) = targets
+                .iter()
+                .position(|t| t.name == "armlet")
+                .map(|i| best[i])
+        {
+            let pct = |on: f64, off: f64| (on / off - 1.0) * 100.0;
+            println!(
+                "metrics on vs off: stream {:+.1} %  keepalive {:+.1} %  newconn {:+.1} %  p50 {:+.1} %  p99 {:+.1} %",
+                pct(f.stream_gbps, off.stream_gbps),
+                pct(f.keepalive_rps, off.keepalive_rps),
+                pct(f.newconn_rps, off.newconn_rps),
+                pct(f.p50_us, off.p50_us),
+                pct(f.p99_us, off.p99_us)
+            );
+        }
         if let (Some(h), "armlet") = (haproxy, t.name) {
             println!(
                 "armlet vs haproxy: stream {:.2}×  keepalive {:.2}×  newconn {:.2}×  p50 {:+.1} µs  p99 {:+.1} µs",

@@ -18,7 +18,7 @@ use crate::deploy::actions;
 use crate::deploy::graph::Schedule;
 use crate::deploy::plan::{Instance, Kind};
 use crate::deploy::record::{Record, Spec, Stop, Target};
-use crate::deploy::scope::{Failure, Mode};
+use crate::deploy::scope::{Failure, Mode, Scope};
 use crate::deploy::template::{ParamType, TemplateError};
 use crate::store::ResourceQuery;
 
@@ -114,29 +114,12 @@ impl Run<'_> {
         }
     }
 
-    /// Evaluates with runtime state, loading what `reference()` needs as it goes.
+    /// Evaluates with runtime state, loading what `reference()` and `list*()` need.
     pub async fn resolve(
         &self,
         eval: impl Fn() -> Result<Value, Failure>,
     ) -> Result<Value, Failure> {
-        loop {
-            match eval() {
-                Err(Failure::Fetch) => {
-                    let missing = self.p.scope.take_missing();
-                    if missing.is_empty() {
-                        return Err(Failure::Invalid {
-                            path: String::new(),
-                            message: "A reference could not be resolved.".into(),
-                        });
-                    }
-                    for key in missing {
-                        let doc = actions::fetch(self.app, &key).await;
-                        self.p.scope.record(&key, doc);
-                    }
-                }
-                other => return other,
-            }
-        }
+        resolve(self.app, &self.p.scope, &self.spec.base, eval).await
     }
 
     async fn eval_instance(
@@ -238,13 +221,25 @@ impl Run<'_> {
         let Some(rg) = self.rec.target.rg.clone() else {
             return;
         };
-        let keep: HashSet<&str> = self
+        let mut keep: HashSet<String> = self
             .p
             .plan
             .instances
             .iter()
-            .map(|i| i.key.as_str())
+            .map(|i| i.key.clone())
             .collect();
+        // "the resources deployed in the linked or nested template are included in the
+        // evaluation for complete mode deployment" (ARM docs, linked-templates).
+        let nested: Vec<Target> = self
+            .p
+            .plan
+            .instances
+            .iter()
+            .filter_map(|i| Target::parse(&i.id))
+            .collect();
+        if let Err(e) = nested_resources(self.app, nested, &mut keep).await {
+            return self.failures.push(e);
+        }
         let q = ResourceQuery {
             subscription: self.rec.target.sub.clone(),
             resource_group: Some(rg),
@@ -261,7 +256,7 @@ impl Run<'_> {
                     .eq_ignore_ascii_case(crate::deploy::record::TYPE)
                     && !r.type_name.eq_ignore_ascii_case(crate::arm::groups::TYPE)
             })
-            .filter(|r| !keep.contains(r.key().as_str()))
+            .filter(|r| !keep.contains(&r.key()))
             .filter_map(|r| ResourceId::parse(&r.id).ok())
             .filter(|id| id.segments.len() == 1)
             .collect();
@@ -290,6 +285,34 @@ impl Run<'_> {
     }
 }
 
+/// Adds the keys of every resource the nested deployments `targets` deployed (at any depth),
+/// as their deployment operations record them.
+async fn nested_resources(
+    app: &Arc<Arm>,
+    mut targets: Vec<Target>,
+    keep: &mut HashSet<String>,
+) -> ArmResult<()> {
+    let mut seen = HashSet::new();
+    while let Some(target) = targets.pop() {
+        if !seen.insert(target.key()) {
+            continue;
+        }
+        let Some(rec) = Record::load(app, &target).await? else {
+            continue;
+        };
+        for op in rec.operations() {
+            let Some(id) = op["properties"]["targetResource"]["id"].as_str() else {
+                continue;
+            };
+            keep.insert(crate::deploy::scope::normalize_id(id));
+            if let Some(t) = Target::parse(id) {
+                targets.push(t);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The resource's own error, pointing at the resource when it does not point elsewhere.
 fn detail(mut e: ArmError, inst: &Instance) -> ArmError {
     if e.target.is_none() {
@@ -312,7 +335,7 @@ fn resource_ref(id: &ResourceId) -> Value {
 }
 
 /// ARM sends resource providers no `null` members: a null is "not specified".
-fn without_nulls(body: Map<String, Value>) -> Map<String, Value> {
+pub fn without_nulls(body: Map<String, Value>) -> Map<String, Value> {
     fn clean(v: Value) -> Value {
         match v {
             Value::Object(m) => Value::Object(without_nulls(m)),
@@ -324,4 +347,37 @@ fn without_nulls(body: Map<String, Value>) -> Map<String, Value> {
         .filter(|(_, v)| !v.is_null())
         .map(|(k, v)| (k, clean(v)))
         .collect()
+}
+
+/// Evaluates with runtime state: whenever the evaluation needs resource state or `list*()`
+/// results that are not loaded, loads them and evaluates again.
+pub async fn resolve(
+    app: &Arc<Arm>,
+    scope: &Scope,
+    base: &str,
+    eval: impl Fn() -> Result<Value, Failure>,
+) -> Result<Value, Failure> {
+    loop {
+        match eval() {
+            Err(Failure::Fetch) => {
+                let missing = scope.take_missing();
+                let calls = scope.take_missing_lists();
+                if missing.is_empty() && calls.is_empty() {
+                    return Err(Failure::Invalid {
+                        path: String::new(),
+                        message: "A reference could not be resolved.".into(),
+                    });
+                }
+                for key in missing {
+                    let doc = actions::fetch(app, &key).await;
+                    scope.record(&key, doc);
+                }
+                for call in calls {
+                    let result = crate::deploy::list::perform(app, &call, base).await;
+                    scope.record_list(call, result);
+                }
+            }
+            other => return other,
+        }
+    }
 }

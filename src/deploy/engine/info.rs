@@ -11,10 +11,13 @@ use crate::arm::ArmResult;
 use crate::deploy::record::{Spec, Target};
 use crate::deploy::scope::ScopeInfo;
 
+/// `planned_group`: what `resourceGroup()` returns when the group does not exist yet
+/// (what-if of a subscription deployment that creates it).
 pub(super) async fn scope_info(
     app: &Arc<Arm>,
     target: &Target,
     spec: &Spec,
+    planned_group: Option<Value>,
 ) -> ArmResult<ScopeInfo> {
     let display_name = app
         .store
@@ -24,15 +27,16 @@ pub(super) async fn scope_info(
         .find(|(id, _)| id.eq_ignore_ascii_case(&target.sub))
         .map(|(_, name)| name)
         .unwrap_or_else(|| "armlet".into());
-    let resource_group = match &target.rg {
-        Some(rg) => {
+    let resource_group = match (&target.rg, planned_group) {
+        (Some(_), Some(planned)) => planned,
+        (Some(rg), None) => {
             let mut doc = groups::require(app, &target.sub, rg, true).await?.body;
             if doc.get("tags").is_none() {
                 doc["tags"] = json!({});
             }
             doc
         }
-        None => Value::Null,
+        (None, _) => Value::Null,
     };
     let mut deployment = json!({
         "name": target.name,
@@ -45,6 +49,11 @@ pub(super) async fn scope_info(
     });
     if let Some(l) = &spec.location {
         deployment["location"] = json!(l);
+    }
+    // Only a linked deployment has `templateLink` (quickstarts read
+    // `deployment().properties.templateLink.uri` as their `_artifactsLocation`).
+    if let Some(link) = &spec.template_link {
+        deployment["properties"]["templateLink"] = link.clone();
     }
     let base = format!("{}/", spec.base.trim_end_matches('/'));
     Ok(ScopeInfo {

@@ -14,6 +14,9 @@ mod info;
 mod nested;
 mod outputs;
 
+pub use execute::{resolve, without_nulls};
+pub use nested::{evaluates_outside, nested_spec};
+
 use std::future::Future;
 use std::pin::Pin;
 
@@ -72,8 +75,19 @@ pub async fn prepare(
     spec: &Spec,
     seed: Option<Seed>,
 ) -> ArmResult<Prepared> {
+    prepare_in(app, target, spec, seed, None).await
+}
+
+/// [`prepare`], with what `resourceGroup()` returns for a group that does not exist yet.
+pub async fn prepare_in(
+    app: &Arc<Arm>,
+    target: &Target,
+    spec: &Spec,
+    seed: Option<Seed>,
+    planned_group: Option<Value>,
+) -> ArmResult<Prepared> {
     let template = Template::parse(&spec.template)?;
-    let info = info::scope_info(app, target, spec).await?;
+    let info = info::scope_info(app, target, spec, planned_group).await?;
     let scope = match seed {
         Some(seed) => Scope::from_seed(info, seed),
         None => {
@@ -132,6 +146,7 @@ pub async fn delete_worker(app: &Arc<Arm>, deployment_id: &str) -> ArmResult<()>
 pub fn register(workers: &mut Workers) {
     workers.register(KIND, RunWorker);
     workers.register(DELETE_KIND, DeleteWorker);
+    crate::deploy::whatif::register(workers);
 }
 
 struct RunWorker;

@@ -1,5 +1,7 @@
 //! Nested deployments (`Microsoft.Resources/deployments` resources): run inline as
-//! deployments of their own, in their own scope or in the parent's.
+//! deployments of their own, in their own scope or in the parent's. A linked one
+//! (`templateLink`, `parametersLink`) reads its template and parameters through
+//! [`crate::deploy::link`], relative to the parent's link for `relativePath`.
 
 use serde_json::{Map, Value, json};
 
@@ -7,7 +9,8 @@ use super::{Action, run};
 use std::sync::Arc;
 
 use crate::arm::Arm;
-use crate::arm::ArmError;
+use crate::arm::{ArmError, ArmResult};
+use crate::deploy::link;
 use crate::deploy::plan::Instance;
 use crate::deploy::record::{Record, Spec, Stop, Target};
 use crate::deploy::scope::Seed;
@@ -16,8 +19,16 @@ use crate::deploy::template::TemplateError;
 /// Whether a nested deployment's template is evaluated in the parent's scope (`outer`, the
 /// ARM default) rather than its own (`inner`). Unspecified, a template that declares its own
 /// parameters or variables gets its own scope.
-pub(super) fn evaluates_outside(inst: &Instance, template: Option<&Value>) -> bool {
+pub fn evaluates_outside(inst: &Instance, template: Option<&Value>) -> bool {
     let props = inst.raw.get("properties");
+    // `expressionEvaluationOptions` applies to inline templates only; a linked template
+    // always has its own scope.
+    if props
+        .and_then(|p| p.get("templateLink"))
+        .is_some_and(|l| !l.is_null())
+    {
+        return false;
+    }
     let scope = props
         .and_then(|p| p.get("expressionEvaluationOptions"))
         .and_then(|o| o.get("scope"))
@@ -50,53 +61,7 @@ pub(super) fn nested(
     parent: Spec,
 ) -> Action {
     Box::pin(async move {
-        let props = body
-            .get("properties")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        let invalid = |m: String| TemplateError(m).into_arm();
-        if props.contains_key("templateLink") {
-            return Err(invalid(format!(
-                "The nested deployment '{}' uses 'templateLink'; armlet deploys inline templates only ('properties.template').",
-                target.name
-            )));
-        }
-        let template = match template {
-            Some(Value::String(text)) => crate::deploy::jsonc::parse(&text).map_err(|e| {
-                invalid(format!(
-                    "The template of nested deployment '{}' is not valid JSON: {e}.",
-                    target.name
-                ))
-            })?,
-            Some(t @ Value::Object(_)) => t,
-            _ => {
-                return Err(invalid(format!(
-                    "The nested deployment '{}' has no 'properties.template'.",
-                    target.name
-                )));
-            }
-        };
-        let mode = props
-            .get("mode")
-            .and_then(Value::as_str)
-            .unwrap_or("Incremental");
-        let spec = Spec {
-            template,
-            parameters: props.get("parameters").cloned().unwrap_or(json!({})),
-            mode: if mode.eq_ignore_ascii_case("complete") {
-                "Complete".into()
-            } else {
-                "Incremental".into()
-            },
-            location: body
-                .get("location")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            tags: body.get("tags").cloned(),
-            base: parent.base,
-            correlation_id: parent.correlation_id,
-        };
+        let spec = nested_spec(&target.name, &body, template, &parent).await?;
         let mut rec = Record::new(target, spec);
         match run(&app, &mut rec, seed).await {
             Ok(()) => {}
@@ -112,5 +77,72 @@ pub(super) fn nested(
             "Succeeded" => Ok((rec.public(), true)),
             _ => Err(rec.error()),
         }
+    })
+}
+
+/// What a nested deployment resource asks for: its evaluated `body`, its `template` as
+/// written (inline templates are evaluated in their own scope, not the parent's), linked
+/// content read relative to the parent's link.
+pub async fn nested_spec(
+    name: &str,
+    body: &Map<String, Value>,
+    template: Option<Value>,
+    parent: &Spec,
+) -> ArmResult<Spec> {
+    let props = body
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let invalid = |m: String| TemplateError(m).into_arm();
+    let given = |k: &str| props.get(k).filter(|v| !v.is_null());
+    let mut template_link = None;
+    let template = match (given("templateLink"), template) {
+        (Some(link), _) => {
+            let parent_uri = link::uri_of(parent.template_link.as_ref());
+            let linked = link::template(link, parent_uri, name).await?;
+            template_link = Some(linked.link);
+            linked.content
+        }
+        (None, Some(Value::String(text))) => crate::deploy::jsonc::parse(&text).map_err(|e| {
+            invalid(format!(
+                "The template of nested deployment '{name}' is not valid JSON: {e}."
+            ))
+        })?,
+        (None, Some(t @ Value::Object(_))) => t,
+        _ => {
+            return Err(invalid(format!(
+                "The nested deployment '{name}' has neither 'properties.template' nor 'properties.templateLink'."
+            )));
+        }
+    };
+    let (parameters, parameters_link) = match given("parametersLink") {
+        Some(link) => {
+            let linked = link::parameters(link, name).await?;
+            (linked.content, Some(linked.link))
+        }
+        None => (props.get("parameters").cloned().unwrap_or(json!({})), None),
+    };
+    let mode = props
+        .get("mode")
+        .and_then(Value::as_str)
+        .unwrap_or("Incremental");
+    Ok(Spec {
+        template,
+        parameters,
+        mode: if mode.eq_ignore_ascii_case("complete") {
+            "Complete".into()
+        } else {
+            "Incremental".into()
+        },
+        location: body
+            .get("location")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        tags: body.get("tags").cloned(),
+        base: parent.base.clone(),
+        correlation_id: parent.correlation_id.clone(),
+        template_link,
+        parameters_link,
     })
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{DEFERRED, FETCH, Failure, Mode, Scope};
+use super::{DEFERRED, FETCH, Failure, ListCall, ListFailure, Mode, Scope};
 use crate::deploy::expr::{EvalContext, ExprError};
 use crate::deploy::value::get_property;
 
@@ -56,12 +56,66 @@ impl EvalContext for Scope {
             self.enter(|s| s.deferred += 1);
             return Err(ExprError::Other(DEFERRED.into()));
         }
+        let what_if = self.what_if();
         let mut refs = self.refs.lock().expect("refs lock");
         match refs.docs.get(&key) {
             Some(Ok(doc)) => Ok(shape_reference(doc, api_version, full)),
+            // What-if: a resource that does not exist yet has no state to read.
+            Some(Err(_)) if what_if => {
+                drop(refs);
+                self.enter(|s| s.deferred += 1);
+                Err(ExprError::Other(DEFERRED.into()))
+            }
             Some(Err(message)) => Err(ExprError::Other(message.clone())),
             None => {
                 refs.missing.push(key);
+                drop(refs);
+                self.enter(|s| s.fetches += 1);
+                Err(ExprError::Other(FETCH.into()))
+            }
+        }
+    }
+
+    fn list(
+        &self,
+        function: &str,
+        resource_id: &str,
+        api_version: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ExprError> {
+        if self.state.lock().expect("state lock").no_reference > 0 {
+            return Err(ExprError::function(
+                function,
+                "is not expected at this location. It can only be used in the properties of a resource, a resource condition, or an output.",
+            ));
+        }
+        let id = self
+            .resolve_list_target(resource_id)
+            .map_err(ExprError::Other)?;
+        if self.mode() == Mode::Preflight {
+            self.enter(|s| s.deferred += 1);
+            return Err(ExprError::Other(DEFERRED.into()));
+        }
+        let call = ListCall {
+            function: function.to_string(),
+            id,
+            api_version: api_version.to_string(),
+            body: body.map(Value::to_string),
+        };
+        let what_if = self.what_if();
+        let mut refs = self.refs.lock().expect("refs lock");
+        match refs.lists.get(&call) {
+            Some(Ok(v)) => Ok(v.clone()),
+            Some(Err(ListFailure::Missing(_))) if what_if => {
+                drop(refs);
+                self.enter(|s| s.deferred += 1);
+                Err(ExprError::Other(DEFERRED.into()))
+            }
+            Some(Err(ListFailure::Missing(m) | ListFailure::Invalid(m))) => {
+                Err(ExprError::Other(m.clone()))
+            }
+            None => {
+                refs.missing_lists.push(call);
                 drop(refs);
                 self.enter(|s| s.fetches += 1);
                 Err(ExprError::Other(FETCH.into()))

@@ -146,6 +146,8 @@ fn references_defer_in_preflight_and_fetch_at_runtime() {
     let s = scope(json!({}), json!({})).unwrap();
     s.set_known(vec![Known {
         name: "lb".into(),
+        id: "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb"
+            .into(),
         symbolic: None,
         key: "/subscriptions/s1/resourcegroups/rg/providers/microsoft.network/loadbalancers/lb"
             .into(),
@@ -215,4 +217,93 @@ fn providers_and_copy_index() {
         json!(3)
     );
     assert!(s.eval(&json!("[copyIndex()]"), "o", false).is_err());
+}
+
+fn lb_scope() -> Scope {
+    let s = scope(json!({}), json!({})).unwrap();
+    s.set_known(vec![Known {
+        name: "lb".into(),
+        id: "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb"
+            .into(),
+        symbolic: None,
+        key: "/subscriptions/s1/resourcegroups/rg/providers/microsoft.network/loadbalancers/lb"
+            .into(),
+        condition: None,
+    }]);
+    s
+}
+
+#[test]
+fn list_calls_defer_in_preflight_then_are_performed_once() {
+    let s = lb_scope();
+    let body = json!({"k": "[listKeys('lb', '2024-01-01').keys[0].value]"});
+    assert_eq!(s.eval(&body, "r", true).unwrap(), body);
+    s.set_mode(Mode::Runtime);
+    assert_eq!(s.eval(&body, "r", false).unwrap_err(), Failure::Fetch);
+    let calls = s.take_missing_lists();
+    assert_eq!(
+        calls,
+        vec![ListCall {
+            function: "listKeys".into(),
+            id: "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Network/loadBalancers/lb"
+                .into(),
+            api_version: "2024-01-01".into(),
+            body: None,
+        }]
+    );
+    s.record_list(calls[0].clone(), Ok(json!({"keys": [{"value": "k1"}]})));
+    assert_eq!(s.eval(&body, "r", false).unwrap(), json!({"k": "k1"}));
+    // A failure is the evaluation's error, worded by whoever performed the call.
+    let other = json!("[listSecrets('/subscriptions/s1/x/y', '2024-01-01', createObject('a', 1))]");
+    assert_eq!(s.eval(&other, "r", false).unwrap_err(), Failure::Fetch);
+    let call = s.take_missing_lists().remove(0);
+    assert_eq!(call.body.as_deref(), Some(r#"{"a":1}"#));
+    s.record_list(
+        call,
+        Err(ListFailure::Invalid("no listSecrets here".into())),
+    );
+    assert!(matches!(
+        s.eval(&other, "r", false).unwrap_err(),
+        Failure::Invalid { message, .. } if message == "no listSecrets here"
+    ));
+}
+
+#[test]
+fn list_calls_are_not_allowed_in_variables() {
+    let e = scope(
+        json!({"variables": {"k": "[listKeys('x', '2024-01-01')]"}}),
+        json!({}),
+    )
+    .err()
+    .unwrap()
+    .0;
+    assert!(
+        e.contains("The template function 'listKeys' is not expected at this location"),
+        "{e}"
+    );
+}
+
+#[test]
+fn what_if_defers_references_to_resources_that_do_not_exist() {
+    let s = lb_scope();
+    s.set_mode(Mode::Runtime);
+    s.set_what_if();
+    let body = json!({"ip": "[reference('lb').ip]", "k": "[listKeys('lb', '2024-01-01')]"});
+    let mut rounds = 0;
+    let result = loop {
+        match s.eval(&body, "r", true) {
+            Err(Failure::Fetch) => {
+                rounds += 1;
+                for key in s.take_missing() {
+                    s.record(&key, Err("not found".into()));
+                }
+                for call in s.take_missing_lists() {
+                    s.record_list(call, Err(ListFailure::Missing("not found".into())));
+                }
+            }
+            other => break other,
+        }
+    };
+    assert_eq!(rounds, 2);
+    assert_eq!(result.unwrap(), body);
 }

@@ -23,6 +23,9 @@ pub use json::xml_duration;
 pub use parse::{MAX_CAPACITY, parse_setting};
 pub use timezone::TimeZone;
 
+/// The resource type, in the casing Azure answers (`getAutoscaleSetting.json`).
+pub const TYPE: &str = "Microsoft.Insights/autoscaleSettings";
+
 /// "A maximum of 20 profiles can be specified" (spec, `AutoscaleSetting.profiles`).
 pub const MAX_PROFILES: usize = 20;
 /// "A maximum of 10 rules can be specified" (spec, `AutoscaleProfile.rules`).

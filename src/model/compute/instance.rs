@@ -101,6 +101,8 @@ pub struct Instance {
     pub name: String,
     /// `instanceId` as the API reports it (`3`, or a Flexible VM's name).
     pub instance_id: String,
+    /// The VM size (`hardwareProfile.vmSize`, else `sku.name`); empty when neither is set.
+    pub size: String,
     pub state: InstanceState,
 }
 
@@ -116,6 +118,11 @@ impl Instance {
             key: text("id")?.to_ascii_lowercase(),
             name: text("name")?,
             instance_id: text("instanceId")?,
+            size: doc["properties"]["hardwareProfile"]["vmSize"]
+                .as_str()
+                .or(doc["sku"]["name"].as_str())
+                .unwrap_or_default()
+                .to_string(),
             state: InstanceState::of(doc).map_err(|e| e.to_string())?,
         })
     }
@@ -179,6 +186,30 @@ mod tests {
         assert_eq!(doc["_armlet"]["generation"], 2);
         assert_eq!(doc["_armlet"]["bindAddress"], "127.2.0.9");
         assert_eq!(InstanceState::of(&doc).unwrap(), inst.state);
+    }
+
+    #[test]
+    fn the_size_is_the_vm_size_else_the_sku() {
+        let state = json!({"scaleSet": "s", "modelVersion": 1, "model": {}, "power": "running",
+            "created": 0, "generation": 0, "bindAddress": "127.2.0.1"});
+        let doc = |extra: serde_json::Value| {
+            let mut d = json!({"id": "/s/vm/web_1", "name": "web_1", "instanceId": "web_1", "_armlet": state});
+            d.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            Instance::of(&d).unwrap().size
+        };
+        assert_eq!(
+            doc(
+                json!({"sku": {"name": "Standard_B1s"}, "properties": {"hardwareProfile": {"vmSize": "Standard_D4s_v5"}}})
+            ),
+            "Standard_D4s_v5"
+        );
+        assert_eq!(
+            doc(json!({"sku": {"name": "Standard_B1s"}})),
+            "Standard_B1s"
+        );
+        assert_eq!(doc(json!({})), "");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod image;
 pub mod instance;
+pub mod quota;
 pub mod scale_set;
 
 pub const SCALE_SET_TYPE: &str = "Microsoft.Compute/virtualMachineScaleSets";

@@ -8,6 +8,8 @@
 //! only what armlet acts on.
 
 pub mod cidr;
+pub mod health_events;
+pub mod limits;
 pub mod load_balancer;
 pub mod nic;
 pub mod resolution;

@@ -179,6 +179,21 @@ impl RetryPolicy {
     }
 }
 
+/// The policy as the background webhook sender runs it.
+impl crate::runtime::webhook::RetryPolicy for RetryPolicy {
+    fn next(&self, attempt: u32, outcome: crate::runtime::webhook::Attempt) -> Option<Duration> {
+        let outcome = match outcome {
+            crate::runtime::webhook::Attempt::Status(s) => Attempt::Status(s),
+            crate::runtime::webhook::Attempt::NoResponse => Attempt::NoResponse,
+        };
+        self.next_retry(attempt as usize, outcome)
+    }
+
+    fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
 /// `2023-06-22T07:01:47.8926726Z`: seven fractional digits, as .NET writes them.
 pub fn dotnet_timestamp(t: DateTime<Utc>) -> String {
     format!(

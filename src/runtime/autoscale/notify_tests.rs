@@ -121,3 +121,14 @@ fn webhook_retries_follow_azure_monitors_schedule() {
     assert_eq!(p.timeout, Duration::from_secs(10));
     assert_eq!(p.pause_after_exhausted, Duration::from_secs(900));
 }
+
+#[test]
+fn the_background_sender_runs_the_same_schedule() {
+    use crate::runtime::webhook::{Attempt as Sent, RetryPolicy as Policy};
+    let p: &dyn Policy = &WEBHOOK_RETRY;
+    assert_eq!(p.next(1, Sent::NoResponse), Some(Duration::from_secs(5)));
+    assert_eq!(p.next(4, Sent::Status(503)), Some(Duration::from_secs(40)));
+    assert_eq!(p.next(1, Sent::Status(400)), None);
+    assert_eq!(p.next(6, Sent::NoResponse), None);
+    assert_eq!(p.timeout(), Duration::from_secs(10));
+}

@@ -51,7 +51,9 @@ pub async fn run(config: &CloudConfig, dir: &Path) {
     }
     let mut failed = 0;
     for (i, step) in config.runcmd.iter().enumerate() {
-        tracing::info!(step = i, command = %step, "runcmd");
+        // The step number only: custom data may carry secrets, and this log is the instance's
+        // boot diagnostics, which the API shows.
+        tracing::info!(step = i, "runcmd");
         let status = tokio::process::Command::new("sh")
             .arg("-c")
             .arg(step)

@@ -48,9 +48,10 @@ pub fn spawn(
         .stdin(Stdio::null())
         .process_group(0)
         .kill_on_drop(false);
-    // armlet's own configuration is not the instance's business.
+    // armlet's own configuration and the host's credentials are not the instance's business
+    // (an Azure VM gets nothing of its operator's environment).
     for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("ARMLET_") {
+        if spec::is_host_private(&name.to_string_lossy()) {
             cmd.env_remove(name);
         }
     }

@@ -124,6 +124,27 @@ pub fn primary_port(ports: &[PortSpec]) -> Option<u16> {
 }
 
 /// The variables armlet sets for an instance process running in `dir` (see the module docs).
+/// Variables of armlet's own environment an instance does not inherit: armlet's
+/// configuration and anything that looks like a credential (Azure SDK and Terraform
+/// credentials, secrets, passwords, tokens).
+pub fn is_host_private(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["ARMLET_", "AZURE_", "ARM_", "MSI_", "IDENTITY_"]
+        .iter()
+        .any(|p| upper.starts_with(p))
+        || [
+            "SECRET",
+            "PASSWORD",
+            "PASSWD",
+            "TOKEN",
+            "CREDENTIAL",
+            "API_KEY",
+            "PRIVATE_KEY",
+        ]
+        .iter()
+        .any(|w| upper.contains(w))
+}
+
 pub fn environment(spec: &InstanceSpec, dir: &Path) -> Vec<(String, String)> {
     let mut env = vec![
         ("ARMLET_INSTANCE_KEY", spec.key.clone()),
@@ -224,6 +245,23 @@ mod tests {
         assert_eq!(primary_port(&ports()), Some(10080));
         assert_eq!(primary_port(&ports()[1..]), Some(10443));
         assert_eq!(primary_port(&[]), None);
+    }
+
+    #[test]
+    fn host_credentials_are_not_inherited() {
+        for private in [
+            "ARMLET_LOG",
+            "AZURE_CLIENT_SECRET",
+            "ARM_CLIENT_SECRET",
+            "GITHUB_TOKEN",
+            "DB_PASSWORD",
+            "IDENTITY_HEADER",
+        ] {
+            assert!(is_host_private(private), "{private}");
+        }
+        for public in ["PATH", "HOME", "LANG", "TMPDIR"] {
+            assert!(!is_host_private(public), "{public}");
+        }
     }
 
     #[test]

@@ -106,9 +106,20 @@ impl CounterSnapshot {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FrontendCounters {
     pub key: String,
+    /// Unique per bind: a frontend bound again counts from zero under a new id, so a reader
+    /// taking deltas tells a restart from a quiet minute.
+    pub id: u64,
     pub totals: CounterSnapshot,
-    /// (backend key, counters of this rule's flows to it).
-    pub backends: Vec<(String, CounterSnapshot)>,
+    pub backends: Vec<BackendCounters>,
+}
+
+/// Counters of one rule's flows to one backend.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BackendCounters {
+    pub key: String,
+    /// Unique per backend handle (a backend given a new handle counts from zero).
+    pub id: u64,
+    pub counters: CounterSnapshot,
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ use crate::runtime::probe::{HealthTable, ProbeKey};
 /// flows.
 #[derive(Debug)]
 pub struct BackendRt {
+    /// Unique per handle, for readers of the counters.
+    pub id: u64,
     pub key: String,
     pub addr: SocketAddr,
     pub probe: Option<ProbeKey>,
@@ -37,6 +39,7 @@ pub struct BackendRt {
 impl BackendRt {
     fn new(b: &Backend, parent: &CancellationToken) -> Self {
         BackendRt {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             key: b.key.clone(),
             addr: b.addr,
             probe: b.probe.clone(),

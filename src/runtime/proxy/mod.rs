@@ -21,12 +21,14 @@
 //! - an inbound NAT rule gives one rule with one backend and no probe; an inbound NAT pool
 //!   gives one such rule per instance (frontend port = range start + instance index).
 //!
-//! Live counters are in [`Proxy::counters`], per-minute history in [`Proxy::series`].
+//! Live counters are in [`Proxy::counters`]; the metrics collector
+//! ([`crate::runtime::metrics`]) turns them into Azure Monitor minutes. Flows from
+//! [`DATA_PATH_PROBE_SOURCE`] (the collector's data-path probes) are forwarded but not
+//! counted: Azure's own data-path measurement is invisible in the customer's metrics.
 
 pub mod counters;
 pub mod distribution;
 pub mod frontend;
-pub mod series;
 pub mod splice;
 pub mod table;
 pub mod tcp;
@@ -35,7 +37,7 @@ pub mod upstream;
 pub mod worker;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -44,14 +46,17 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-pub use counters::{CounterSnapshot, FrontendCounters};
-pub use series::{MetricSeries, MinutePoint};
+pub use counters::{BackendCounters, CounterSnapshot, FrontendCounters};
 pub use table::{Backend, Distribution, FrontendRule, NoHealthy, RoutingTable, Transport};
 
 use crate::runtime::clock::Clock;
 use crate::runtime::probe::HealthView;
 use frontend::{BoundSocket, FrontendRt};
 use worker::{LiveSet, WorkerContext};
+
+/// The source address of armlet's own data-path probes (`VipAvailability`): outside every
+/// address block armlet hands out (blocks stop at 127.254.x.x), so no client shares it.
+pub const DATA_PATH_PROBE_SOURCE: Ipv4Addr = Ipv4Addr::new(127, 255, 255, 254);
 
 /// Errors of the proxy as a whole (per-frontend bind failures are in [`Proxy::status`]).
 #[derive(Debug, thiserror::Error)]
@@ -78,7 +83,6 @@ pub struct Proxy {
     live_tx: watch::Sender<LiveSet>,
     routing: ArcSwap<RoutingTable>,
     status: ArcSwap<HashMap<String, BindStatus>>,
-    series: Arc<MetricSeries>,
     stop: CancellationToken,
     workers: Vec<JoinHandle<()>>,
 }
@@ -109,13 +113,10 @@ impl Proxy {
     ) -> Result<Self, ProxyError> {
         let (live_tx, live) = watch::channel(LiveSet::default());
         let stop = shutdown.child_token();
-        let series = Arc::new(MetricSeries::default());
         let ctx = WorkerContext {
-            clock,
             health,
             live,
             stop: stop.clone(),
-            series: series.clone(),
         };
         let workers = worker::spawn(workers, ctx)?;
         Ok(Proxy {
@@ -124,7 +125,6 @@ impl Proxy {
             live_tx,
             routing: ArcSwap::from_pointee(RoutingTable::default()),
             status: ArcSwap::from_pointee(HashMap::new()),
-            series,
             stop,
             workers,
         })
@@ -230,23 +230,23 @@ impl Proxy {
             .iter()
             .map(|fe| FrontendCounters {
                 key: fe.key.clone(),
+                id: fe.id,
                 totals: fe.counters.snapshot(),
                 backends: fe
                     .rule
                     .load()
                     .backends
                     .iter()
-                    .map(|b| (b.key.clone(), b.counters.snapshot()))
+                    .map(|b| BackendCounters {
+                        key: b.key.clone(),
+                        id: b.id,
+                        counters: b.counters.snapshot(),
+                    })
                     .collect(),
             })
             .collect();
         out.sort_by(|a, b| a.key.cmp(&b.key));
         out
-    }
-
-    /// The per-minute series (Azure time) of every frontend and backend.
-    pub fn series(&self) -> &MetricSeries {
-        &self.series
     }
 }
 

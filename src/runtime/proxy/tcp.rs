@@ -15,7 +15,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, ErrorKind};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +24,7 @@ use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
+use super::DATA_PATH_PROBE_SOURCE;
 use super::counters::{Counters, tcp_packets};
 use super::frontend::{BackendRt, FrontendRt, RuleRt};
 use super::splice::{self, BULK_THRESHOLD, Pipe};
@@ -60,12 +61,16 @@ pub async fn accept_loop(fe: Arc<FrontendRt>, listener: std::net::TcpListener, h
                 continue;
             }
         };
-        fe.counters.new_flow();
+        // One comparison per connection keeps the data-path probes out of the counters.
+        let counted = peer.ip() != IpAddr::V4(DATA_PATH_PROBE_SOURCE);
+        if counted {
+            fe.counters.new_flow();
+        }
         let rule = fe.rule.load_full();
         let backend = fe.choose(&rule, peer, &health.load());
         match backend {
             Some(b) => {
-                tokio::task::spawn_local(flow(fe.clone(), rule, b, client, peer));
+                tokio::task::spawn_local(flow(fe.clone(), rule, b, client, peer, counted));
             }
             None => reset(&client),
         }
@@ -108,8 +113,11 @@ async fn flow(
     backend: Arc<BackendRt>,
     client: TcpStream,
     peer: SocketAddr,
+    counted: bool,
 ) {
-    backend.counters.new_flow();
+    if counted {
+        backend.counters.new_flow();
+    }
     let _gauge = FlowGauge::open(&fe.counters, &backend.counters);
     let last = Cell::new(Instant::now());
     let upstream = tokio::select! {
@@ -126,14 +134,18 @@ async fn flow(
     };
     // The client side inherited TCP_NODELAY from the listener; the upstream set it itself.
     let count_in = |n: usize| {
-        let p = tcp_packets(n);
-        fe.counters.inbound(n, p);
-        backend.counters.inbound(n, p);
+        if counted {
+            let p = tcp_packets(n);
+            fe.counters.inbound(n, p);
+            backend.counters.inbound(n, p);
+        }
     };
     let count_out = |n: usize| {
-        let p = tcp_packets(n);
-        fe.counters.outbound(n, p);
-        backend.counters.outbound(n, p);
+        if counted {
+            let p = tcp_packets(n);
+            fe.counters.outbound(n, p);
+            backend.counters.outbound(n, p);
+        }
     };
     let end = tokio::select! {
         r = async {

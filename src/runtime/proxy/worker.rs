@@ -1,8 +1,7 @@
 //! The proxy's worker threads: one single-threaded tokio runtime per core, each accepting
 //! on its own `SO_REUSEPORT` listener of every TCP frontend and running the flows it
 //! accepts on the same thread: accept, connect and copying never cross threads, so a new
-//! connection costs no cross-thread wake-up. UDP frontends and the metrics sampler run on
-//! worker 0.
+//! connection costs no cross-thread wake-up. UDP frontends run on worker 0.
 //!
 //! Workers follow the set of live frontends through a `watch` channel and start a listener
 //! task for each frontend they have not seen; a retired frontend's tasks end by themselves
@@ -16,9 +15,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::frontend::{BoundSocket, FrontendRt};
-use super::series::{MetricSeries, run_sampler};
 use super::{tcp, udp};
-use crate::runtime::clock::Clock;
 use crate::runtime::probe::HealthView;
 
 /// The live frontends, as workers see them.
@@ -27,11 +24,9 @@ pub type LiveSet = Arc<Vec<Arc<FrontendRt>>>;
 /// What every worker needs.
 #[derive(Clone)]
 pub struct WorkerContext {
-    pub clock: Clock,
     pub health: HealthView,
     pub live: watch::Receiver<LiveSet>,
     pub stop: CancellationToken,
-    pub series: Arc<MetricSeries>,
 }
 
 /// Starts `n` worker threads.
@@ -64,15 +59,6 @@ fn run(index: usize, ctx: WorkerContext) {
 /// Starts listener tasks for new frontends until the proxy stops.
 async fn follow(index: usize, ctx: WorkerContext) {
     let mut live = ctx.live.clone();
-    if index == 0 {
-        let sampler_live = ctx.live.clone();
-        tokio::task::spawn_local(run_sampler(
-            ctx.clock,
-            ctx.series.clone(),
-            ctx.health.clone(),
-            move || sampler_live.borrow().as_ref().clone(),
-        ));
-    }
     let mut started: HashSet<u64> = HashSet::new();
     loop {
         let set = live.borrow_and_update().clone();

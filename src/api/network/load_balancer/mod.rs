@@ -237,6 +237,7 @@ impl ResourceType for LoadBalancers {
         external::frontends(cx, &mut doc, existing, sku_name).await?;
         external::backend_pools(cx, &mut doc).await?;
         conflicts::check(&doc, sku_name)?;
+        crate::model::network::limits::check_load_balancer(&doc, sku_name)?;
 
         let guid = existing
             .map(|e| e["properties"]["resourceGuid"].clone())

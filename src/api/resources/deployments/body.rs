@@ -1,11 +1,11 @@
 //! A deployment request: its name, and its body read the lenient way ARM reads it, into the
-//! [`Spec`] the engine runs.
+//! [`Spec`] the engine runs (linked templates and parameter files read from their links).
 
 use serde_json::{Map, Value, json};
 
 use crate::arm::{ArmError, ArmRequest, ArmResult};
-use crate::deploy::jsonc;
 use crate::deploy::record::{self, Spec, Target};
+use crate::deploy::{jsonc, link};
 
 /// `^[-\w._()]+$`, at most 64 characters.
 pub fn validate_name(name: &str) -> ArmResult<()> {
@@ -63,25 +63,32 @@ pub fn spec_from_body(
         ));
     };
     let invalid = |m: String| ArmError::bad_request("InvalidDeployment", m);
-    if props.get("templateLink").is_some_and(|v| !v.is_null())
-        && props.get("template").is_none_or(Value::is_null)
-    {
+    let given = |k: &str| props.get(k).filter(|v| !v.is_null());
+    let template_link = given("templateLink").cloned();
+    let parameters_link = given("parametersLink").cloned();
+    if template_link.is_some() && given("template").is_some() {
         return Err(invalid(format!(
-            "The deployment '{}' uses 'templateLink'; armlet has no internet access: send the template inline in 'properties.template'.",
+            "The deployment '{}' specifies both 'template' and 'templateLink'; use either one, not both.",
             target.name
         )));
     }
-    if props.get("parametersLink").is_some_and(|v| !v.is_null()) {
-        return Err(invalid("'parametersLink' is not supported: send the parameters inline in 'properties.parameters'.".into()));
+    let has_parameters =
+        given("parameters").is_some_and(|p| p.as_object().is_none_or(|o| !o.is_empty()));
+    if parameters_link.is_some() && has_parameters {
+        return Err(invalid(format!(
+            "The deployment '{}' specifies both 'parameters' and 'parametersLink'; use either one, not both.",
+            target.name
+        )));
     }
-    let template = match props.get("template") {
-        Some(t @ Value::Object(_)) => t.clone(),
-        Some(Value::String(text)) => jsonc::parse(text).map_err(|e| {
+    let template = match (given("template"), &template_link) {
+        (_, Some(_)) => Value::Null,
+        (Some(t @ Value::Object(_)), None) => t.clone(),
+        (Some(Value::String(text)), None) => jsonc::parse(text).map_err(|e| {
             ArmError::invalid_request_content(format!("The template is not valid JSON: {e}"))
         })?,
         _ => {
             return Err(invalid(format!(
-                "The deployment '{}' must have a 'template' in its properties.",
+                "The deployment '{}' must have a 'template' or a 'templateLink' in its properties.",
                 target.name
             )));
         }
@@ -117,7 +124,31 @@ pub fn spec_from_body(
             .header("x-ms-correlation-request-id")
             .map(str::to_string)
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        template_link,
+        parameters_link,
     })
+}
+
+/// The deployment's [`Spec`] with linked content read: the template a `templateLink` names
+/// and the parameters a `parametersLink` names (ARM reads them before answering, so an
+/// unreachable link is this request's `InvalidContentLink`).
+pub async fn spec_with_links(
+    req: &ArmRequest,
+    target: &Target,
+    body: &Map<String, Value>,
+) -> ArmResult<Spec> {
+    let mut spec = spec_from_body(req, target, body)?;
+    if let Some(link) = spec.template_link.take() {
+        let linked = link::template(&link, None, &target.name).await?;
+        spec.template = linked.content;
+        spec.template_link = Some(linked.link);
+    }
+    if let Some(link) = spec.parameters_link.take() {
+        let linked = link::parameters(&link, &target.name).await?;
+        spec.parameters = linked.content;
+        spec.parameters_link = Some(linked.link);
+    }
+    Ok(spec)
 }
 
 #[cfg(test)]
