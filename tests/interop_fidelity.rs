@@ -70,6 +70,8 @@ async fn az_vmss_list_instances_follows_next_links_across_pages() {
     let script = "#!/bin/sh\nexec sleep 600\n";
     let mut body = vmss_body(INSTANCES as u32);
     body["properties"]["upgradePolicy"]["mode"] = "Manual".into();
+    // One vCPU each, so that 55 instances fit the default regional vCPU quota.
+    body["sku"]["name"] = "Standard_B1s".into();
     let profile = &mut body["properties"]["virtualMachineProfile"];
     profile["osProfile"]["customData"] = base64::engine::general_purpose::STANDARD
         .encode(script)

@@ -14,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use armlet::config::ServeConfig;
+use armlet::config::{AuthMode, LimitsConfig, ServeConfig, Throttling};
 use armlet::embedded::Armlet;
 use base64::Engine;
 use serde_json::{Value, json};
@@ -125,6 +125,14 @@ async fn measure(counts: Vec<u32>, requests: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let config = ServeConfig {
         address_block: 60,
+        limits: LimitsConfig {
+            // The client sends no token; reads are not throttled (as in the tests).
+            auth: AuthMode::None,
+            throttling: Throttling::None,
+            // Room for the largest count (Standard_B1s: one vCPU each).
+            vcpu_quota: Some(2000),
+            ..Default::default()
+        },
         ..ServeConfig::for_tests(dir.path().to_path_buf())
     };
     let armlet = Armlet::start(config).await?;
@@ -300,6 +308,8 @@ fn scale_set(capacity: u32) -> Value {
         "sku": {"name": "Standard_B1s", "capacity": capacity},
         "properties": {
             "orchestrationMode": "Uniform",
+            // Beyond 100 instances, as `az vmss create` sets it.
+            "singlePlacementGroup": false,
             "upgradePolicy": {"mode": "Manual"},
             "virtualMachineProfile": {
                 "osProfile": {"computerNamePrefix": "web", "adminUsername": "azureuser",
