@@ -396,3 +396,62 @@ async fn bulk_transfers_arrive_intact() {
     assert_eq!(t.bytes_in, expected.len() as u64);
     assert_eq!(t.bytes_out, expected.len() as u64 + 3);
 }
+
+/// A backend answering each connection (or datagram) with the address it came from.
+async fn peer_reporting_backends() -> (std::net::SocketAddr, std::net::SocketAddr) {
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tcp_addr = tcp.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, peer)) = tcp.accept().await {
+            let _ = s.write_all(peer.to_string().as_bytes()).await;
+        }
+    });
+    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let udp_addr = udp.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 64];
+        while let Ok((_, peer)) = udp.recv_from(&mut buf).await {
+            let _ = udp.send_to(peer.to_string().as_bytes(), peer).await;
+        }
+    });
+    (tcp_addr, udp_addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backends_see_the_clients_address() {
+    let rig = rig();
+    let (tcp_backend, udp_backend) = peer_reporting_backends().await;
+    let fes = rig.publish(vec![
+        tcp_rule("lb/rules/peer", "p", tcp_backend),
+        rule(
+            "lb/rules/peer/udp",
+            Transport::Udp,
+            vec![backend("u", udp_backend, None)],
+        ),
+    ]);
+    for client_ip in [Ipv4Addr::new(127, 0, 0, 1), Ipv4Addr::new(127, 0, 0, 66)] {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind((client_ip, 0).into()).unwrap();
+        let mut c = socket.connect(fes[0]).await.unwrap();
+        let mut seen = String::new();
+        tokio::time::timeout(WAIT, c.read_to_string(&mut seen))
+            .await
+            .unwrap()
+            .unwrap();
+        let seen: std::net::SocketAddr = seen.parse().unwrap();
+        // The client's IP; the port is the proxy's own (the client's is in use by the client).
+        assert_eq!(seen.ip(), client_ip);
+        assert_ne!(seen, c.local_addr().unwrap());
+
+        let u = UdpSocket::bind((client_ip, 0)).await.unwrap();
+        u.connect(fes[1]).await.unwrap();
+        u.send(b"?").await.unwrap();
+        let mut buf = [0u8; 64];
+        let n = tokio::time::timeout(WAIT, u.recv(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        let seen: std::net::SocketAddr = std::str::from_utf8(&buf[..n]).unwrap().parse().unwrap();
+        assert_eq!(seen.ip(), client_ip);
+    }
+}

@@ -1,6 +1,7 @@
 //! The data plane through a setup built with the real `az` CLI, on a fast clock
-//! (`--time-scale 60`): SourceIP affinity pins a client, an Https probe on 443 sees the
-//! instances' TLS, a UDP rule forwards datagrams both ways, and an idle flow is reset.
+//! (`--time-scale 60`): SourceIP affinity pins a client, the instance sees the client's
+//! address, an Https probe on 443 sees the instances' TLS, a UDP rule forwards datagrams both
+//! ways, and an idle flow is reset.
 
 mod common;
 
@@ -231,6 +232,15 @@ async fn az_built_load_balancer_carries_real_traffic() {
             Some(pinned.as_str())
         );
     }
+    // The instance sees the client's address (the proxy's upstream socket is bound to it),
+    // with the proxy's own source port.
+    let (_, answer) = http_get_from(Ipv4Addr::new(127, 0, 0, 7), web, "/")
+        .await
+        .expect("request through the frontend");
+    assert!(
+        answer.contains("\"clientAddress\":\"127.0.0.7:"),
+        "{answer}"
+    );
     let mut seen = std::collections::HashSet::new();
     for host in 2..40u8 {
         seen.extend(name_from(Ipv4Addr::new(127, 0, 0, host), web).await);

@@ -10,6 +10,21 @@ pub const DEFAULT_PAGE: usize = 100;
 
 /// One page of `items`, with a `nextLink` that continues where it ends.
 pub fn page(req: &ArmRequest, items: Vec<Value>) -> ArmResult<Value> {
+    let (skip, top) = window(req, DEFAULT_PAGE)?;
+    let total = items.len();
+    let value: Vec<Value> = items.into_iter().skip(skip).take(top).collect();
+    Ok(fetched_page(
+        req,
+        value,
+        skip,
+        top,
+        skip.saturating_add(top) < total,
+    ))
+}
+
+/// Where the requested page starts and how long it is (`$skiptoken`, `$top`, else
+/// `default_top`), for listings that fetch only the page.
+pub fn window(req: &ArmRequest, default_top: usize) -> ArmResult<(usize, usize)> {
     let skip = match req.query("$skiptoken") {
         Some(t) => t.parse::<usize>().map_err(|_| {
             ArmError::bad_request(
@@ -25,13 +40,22 @@ pub fn page(req: &ArmRequest, items: Vec<Value>) -> ArmResult<Value> {
             .ok()
             .filter(|n| *n > 0)
             .ok_or_else(|| ArmError::bad_request("InvalidTopValue", format!("The value '{t}' of query parameter '$top' is invalid. It must be a positive integer.")))?,
-        None => DEFAULT_PAGE,
+        None => default_top,
     };
-    let total = items.len();
-    let value: Vec<Value> = items.into_iter().skip(skip).take(top).collect();
+    Ok((skip, top))
+}
+
+/// The page `value` fetched at `skip`, `top` long; `more` says whether items follow it.
+pub fn fetched_page(
+    req: &ArmRequest,
+    value: Vec<Value>,
+    skip: usize,
+    top: usize,
+    more: bool,
+) -> Value {
     let mut body = json!({ "value": value });
-    if skip + top < total {
-        body["nextLink"] = json!(req.url_with("$skiptoken", &(skip + top).to_string()));
+    if more {
+        body["nextLink"] = json!(req.url_with("$skiptoken", &skip.saturating_add(top).to_string()));
     }
-    Ok(body)
+    body
 }

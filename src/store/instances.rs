@@ -3,25 +3,38 @@
 
 use sqlx::SqliteConnection;
 
-use super::{Resource, Store, now, resources};
+use super::{Resource, Store, now};
 
-/// Instance rows whose internal `scaleSet` is `vmss_key`, in creation order.
+/// Instance rows whose internal `scaleSet` is `vmss_key`, in creation order (the
+/// `resources_by_scale_set` index: no scan of other documents).
 pub async fn of_scale_set(
     conn: &mut SqliteConnection,
     vmss_key: &str,
 ) -> Result<Vec<Resource>, sqlx::Error> {
-    let keys: Vec<(String,)> = sqlx::query_as(
-        "SELECT key FROM resources WHERE json_extract(body, '$._armlet.scaleSet') = ?1
-         ORDER BY json_extract(body, '$._armlet.created')",
+    page_of_scale_set(conn, vmss_key, 0, None).await
+}
+
+/// At most `limit` instance rows of a scale set after the first `skip`, in creation order.
+pub async fn page_of_scale_set(
+    conn: &mut SqliteConnection,
+    vmss_key: &str,
+    skip: usize,
+    limit: Option<usize>,
+) -> Result<Vec<Resource>, sqlx::Error> {
+    sqlx::query(
+        "SELECT id, subscription, resource_group, type, name, body, etag FROM resources
+         WHERE json_extract(body, '$._armlet.scaleSet') = ?1
+         ORDER BY json_extract(body, '$._armlet.created') LIMIT ?2 OFFSET ?3",
     )
     .bind(vmss_key)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut rows = Vec::new();
-    for (key,) in keys {
-        rows.extend(resources::get(&mut *conn, &key).await?);
-    }
-    Ok(rows)
+    // SQLite reads a negative LIMIT as "no limit"; sizes beyond i64 are clamped.
+    .bind(limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)))
+    .bind(i64::try_from(skip).unwrap_or(i64::MAX))
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(Resource::from_row)
+    .collect()
 }
 
 /// The loopback addresses instances bind, anywhere.
@@ -40,6 +53,17 @@ impl Store {
     pub async fn instances_of(&self, vmss_key: &str) -> Result<Vec<Resource>, sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
         of_scale_set(&mut conn, vmss_key).await
+    }
+
+    /// One page of [`Store::instances_of`].
+    pub async fn instances_page(
+        &self,
+        vmss_key: &str,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<Resource>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        page_of_scale_set(&mut conn, vmss_key, skip, Some(limit)).await
     }
 }
 

@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod log_analytics;
 pub mod metrics;
 pub mod operations;
+pub mod references;
 pub mod reset;
 pub mod resources;
 
@@ -134,6 +135,7 @@ impl Store {
 
     async fn init(pool: SqlitePool) -> anyhow::Result<Self> {
         sqlx::migrate!("./migrations").run(&pool).await?;
+        references::backfill(&mut *pool.acquire().await?).await?;
         Ok(Store {
             pool,
             writer: Arc::new(Mutex::new(())),

@@ -4,7 +4,7 @@ use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use super::{Store, now};
+use super::{Store, now, references};
 
 /// A stored resource.
 #[derive(Debug, Clone)]
@@ -23,7 +23,7 @@ impl Resource {
         self.id.to_ascii_lowercase()
     }
 
-    fn from_row(row: SqliteRow) -> Result<Self, sqlx::Error> {
+    pub(super) fn from_row(row: SqliteRow) -> Result<Self, sqlx::Error> {
         let body: String = row.try_get("body")?;
         Ok(Resource {
             id: row.try_get("id")?,
@@ -54,6 +54,26 @@ impl Store {
     pub async fn list(&self, q: &ResourceQuery) -> Result<Vec<Resource>, sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
         list(&mut conn, q).await
+    }
+
+    /// See [`referring_to`].
+    pub async fn referring_to(
+        &self,
+        key: &str,
+        type_name: &str,
+    ) -> Result<Vec<Resource>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        referring_to(&mut conn, key, type_name).await
+    }
+
+    /// See [`referred_by`].
+    pub async fn referred_by(
+        &self,
+        key: &str,
+        type_name: &str,
+    ) -> Result<Vec<Resource>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        referred_by(&mut conn, key, type_name).await
     }
 }
 
@@ -123,17 +143,66 @@ pub async fn put(conn: &mut SqliteConnection, r: &Resource) -> Result<(), sqlx::
     .bind(&r.etag)
     .bind(&ts)
     .bind(&ts)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    references::record(conn, &r.key(), &r.body).await
 }
 
 pub async fn delete(conn: &mut SqliteConnection, key: &str) -> Result<bool, sqlx::Error> {
+    let key = key.to_ascii_lowercase();
     let done = sqlx::query("DELETE FROM resources WHERE key = ?")
-        .bind(key.to_ascii_lowercase())
-        .execute(conn)
+        .bind(&key)
+        .execute(&mut *conn)
         .await?;
+    references::forget(conn, &key).await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// Resources of `type_name` whose documents refer to `key`'s top-level resource (`key` itself,
+/// a child of it or the resource it is a child of), in creation order: an index lookup (see
+/// [`references`]).
+pub async fn referring_to(
+    conn: &mut SqliteConnection,
+    key: &str,
+    type_name: &str,
+) -> Result<Vec<Resource>, sqlx::Error> {
+    sqlx::query(
+        "SELECT r.id, r.subscription, r.resource_group, r.type, r.name, r.body, r.etag
+         FROM resource_references x JOIN resources r ON r.key = x.from_key
+         WHERE x.to_key = ?1 AND lower(r.type) = ?2 ORDER BY r.created_at, r.key",
+    )
+    .bind(index_key(key))
+    .bind(type_name.to_ascii_lowercase())
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(Resource::from_row)
+    .collect()
+}
+
+/// Resources of `type_name` that `key`'s document refers to, in creation order.
+pub async fn referred_by(
+    conn: &mut SqliteConnection,
+    key: &str,
+    type_name: &str,
+) -> Result<Vec<Resource>, sqlx::Error> {
+    sqlx::query(
+        "SELECT r.id, r.subscription, r.resource_group, r.type, r.name, r.body, r.etag
+         FROM resource_references x JOIN resources r ON r.key = x.to_key
+         WHERE x.from_key = ?1 AND lower(r.type) = ?2 ORDER BY r.created_at, r.key",
+    )
+    .bind(key.to_ascii_lowercase())
+    .bind(type_name.to_ascii_lowercase())
+    .fetch_all(conn)
+    .await?
+    .into_iter()
+    .map(Resource::from_row)
+    .collect()
+}
+
+/// The key the index records references to `id` under: its top-level resource's.
+fn index_key(id: &str) -> String {
+    references::top_level_key(id).unwrap_or_else(|| id.to_ascii_lowercase())
 }
 
 impl Store {

@@ -19,6 +19,11 @@ use crate::model::compute::instance::{InstanceAction, PowerState, ScaleSetState}
 use crate::runtime::Runtime;
 use crate::store::{Resource, resources};
 
+/// Scale-set VMs per page when the client gives no `$top`: Compute lists answer 50 items
+/// a page with a `nextLink` (VM listings capped at 50 per page: gbowerman/azurerm#6,
+/// Azure/azure-sdk-for-node#4769, projectkudu/AzureResourceExplorer#238).
+const VM_PAGE: usize = 50;
+
 /// Instance-level actions Azure offers (lower case, as matched).
 const INSTANCE_ACTIONS: &[&str] = &[
     "start",
@@ -52,12 +57,23 @@ pub async fn route(
             let expand = req
                 .query("$expand")
                 .is_some_and(|e| e.eq_ignore_ascii_case("instanceView"));
-            let rows = instance_rows(app, vmss).await?;
+            // Only the page is read and rendered: a page costs the same at any capacity.
+            let stored = generic::get_stored(app, vmss).await?;
+            let current = ScaleSetState::of(&stored.body)
+                .ok()
+                .map(|s| s.model_version);
+            let (skip, top) = list::window(req, VM_PAGE)?;
+            let mut rows = app
+                .store
+                .instances_page(&stored.key(), skip, top.saturating_add(1))
+                .await?;
+            let more = rows.len() > top;
+            rows.truncate(top);
             let mut items = Vec::new();
             for row in rows {
-                items.push(render_instance(app, rt, &row, expand).await?);
+                items.push(render_instance_of(app, rt, &row, current, expand).await?);
             }
-            Ok(Json(list::page(req, items)?).into_response())
+            Ok(Json(list::fetched_page(req, items, skip, top, more)).into_response())
         }
         ["virtualmachines", id] => match req.method {
             Method::GET | Method::HEAD => {
@@ -84,6 +100,29 @@ pub async fn route(
             let row = instance_row(app, vmss, id).await?;
             let nics = nics_of(app, &row).await?;
             Ok(Json(list::page(req, nics)?).into_response())
+        }
+        ["virtualmachines", id, "networkinterfaces", nic] => {
+            only(req, &[Method::GET])?;
+            let row = instance_row(app, vmss, id).await?;
+            let found = nic_ids(&row).find(|n| {
+                n.rsplit('/')
+                    .next()
+                    .is_some_and(|name| name.eq_ignore_ascii_case(nic))
+            });
+            let stored = match found {
+                Some(nic_id) => app.store.get(nic_id).await?,
+                None => None,
+            };
+            let doc = stored.ok_or_else(|| {
+                ArmError::not_found(
+                    "NotFound",
+                    format!(
+                        "Resource '{nic}' of instance '{id}' of scale set '{}' not found.",
+                        vmss.name()
+                    ),
+                )
+            })?;
+            Ok(Json(doc.body).into_response())
         }
         ["virtualmachines", id, action] if INSTANCE_ACTIONS.contains(action) => {
             only(req, &[Method::POST])?;
@@ -179,8 +218,28 @@ async fn instance_rows(app: &Arm, vmss: &ResourceId) -> ArmResult<Vec<Resource>>
     Ok(app.store.instances_of(&vmss.key()).await?)
 }
 
+/// One instance by its Uniform instance id or Flexible VM name: a lookup of its row by id,
+/// not a read of every instance.
 async fn instance_row(app: &Arm, vmss: &ResourceId, instance: &str) -> ArmResult<Resource> {
-    instance_rows(app, vmss).await?.into_iter().find(|r| instances::matches_instance(r, instance)).ok_or_else(|| {
+    generic::get_stored(app, vmss).await?;
+    let flexible = ResourceId::new(
+        &vmss.subscription,
+        vmss.resource_group.as_deref(),
+        "Microsoft.Compute",
+        vec![("virtualMachines".into(), instance.to_string())],
+    );
+    let vmss_key = vmss.key();
+    for id in [vmss.child("virtualMachines", instance), flexible] {
+        let row = app.store.get(&id.key()).await?.filter(|r| {
+            r.body["_armlet"]["scaleSet"].as_str() == Some(vmss_key.as_str())
+                && instances::matches_instance(r, instance)
+        });
+        if let Some(row) = row {
+            return Ok(row);
+        }
+    }
+    // Any other spelling the instance answers to (its name): the scale set's rows, indexed.
+    app.store.instances_of(&vmss_key).await?.into_iter().find(|r| instances::matches_instance(r, instance)).ok_or_else(|| {
         ArmError::not_found(
             "NotFound",
             format!("The entity was not found in this Azure location. Instance '{instance}' of scale set '{}' does not exist.", vmss.name()),
@@ -188,18 +247,19 @@ async fn instance_row(app: &Arm, vmss: &ResourceId, instance: &str) -> ArmResult
     })
 }
 
-async fn nics_of(app: &Arm, row: &Resource) -> ArmResult<Vec<Value>> {
-    let mut out = Vec::new();
-    for nic in row.body["properties"]["networkProfile"]["networkInterfaces"]
+/// The ids of an instance's NICs (its `networkProfile`).
+fn nic_ids(row: &Resource) -> impl Iterator<Item = &str> {
+    row.body["properties"]["networkProfile"]["networkInterfaces"]
         .as_array()
         .into_iter()
         .flatten()
-    {
-        if let Some(r) = app
-            .store
-            .get(nic["id"].as_str().unwrap_or_default())
-            .await?
-        {
+        .filter_map(|nic| nic["id"].as_str())
+}
+
+async fn nics_of(app: &Arm, row: &Resource) -> ArmResult<Vec<Value>> {
+    let mut out = Vec::new();
+    for id in nic_ids(row) {
+        if let Some(r) = app.store.get(id).await? {
             out.push(r.body);
         }
     }
@@ -214,12 +274,29 @@ pub async fn render_instance(
     expand_view: bool,
 ) -> ArmResult<Value> {
     let state = instances::state_of(row)?;
-    let current = app
+    let current = current_model(app, &state.scale_set).await?;
+    render_instance_of(app, rt, row, current, expand_view).await
+}
+
+/// The model version of the scale set stored at `key` (read once per listing).
+async fn current_model(app: &Arm, key: &str) -> ArmResult<Option<u64>> {
+    Ok(app
         .store
-        .get(&state.scale_set)
+        .get(key)
         .await?
         .and_then(|v| ScaleSetState::of(&v.body).ok())
-        .map(|s| s.model_version);
+        .map(|s| s.model_version))
+}
+
+/// [`render_instance`] with the scale set's model version already read.
+async fn render_instance_of(
+    app: &Arm,
+    rt: &Runtime,
+    row: &Resource,
+    current: Option<u64>,
+    expand_view: bool,
+) -> ArmResult<Value> {
+    let state = instances::state_of(row)?;
     let mut doc = row.body.clone();
     doc["properties"]["latestModelApplied"] = json!(current == Some(state.model_version));
     if expand_view {

@@ -30,7 +30,7 @@ use crate::arm::Arm;
 use crate::arm::resource_type::{Registry, WriteCx};
 use crate::arm::{ArmResult, ResourceId};
 use crate::runtime::Runtime;
-use crate::store::{Resource, ResourceQuery};
+use crate::store::Resource;
 
 pub use crate::model::network::{
     IpConfigView, LB_TYPE, NIC_TYPE, PUBLIC_IP_TYPE, VNET_TYPE, same_id,
@@ -116,31 +116,19 @@ pub fn ip_configs_of(nics: &[Resource]) -> Vec<IpConfigView> {
     crate::model::network::nic::ip_configs_of(nics.iter().map(|r| &r.body))
 }
 
-fn of_type(sub: &str, type_name: &str) -> ResourceQuery {
-    ResourceQuery {
-        subscription: sub.to_string(),
-        resource_group: None,
-        type_name: Some(type_name.into()),
-    }
+/// Stored resources of `type_name` whose documents refer to `id` or to a child of it, in
+/// creation order: a lookup in the reference index, not a scan of the type.
+pub async fn referring(app: &Arm, id: &str, type_name: &str) -> ArmResult<Vec<Resource>> {
+    Ok(app.store.referring_to(id, type_name).await?)
 }
 
-/// Every stored resource of a type in a subscription (read-time view).
-pub async fn rows(app: &Arm, sub: &str, type_name: &str) -> ArmResult<Vec<Resource>> {
-    Ok(app.store.list(&of_type(sub, type_name)).await?)
-}
-
-/// Every stored resource of a type in a subscription, inside the write transaction.
-pub async fn rows_tx(cx: &mut WriteCx<'_>, sub: &str, type_name: &str) -> ArmResult<Vec<Resource>> {
-    cx.list(&of_type(sub, type_name)).await
-}
-
-/// The subscription of a document's `id`.
-pub fn subscription_of(doc: &Value) -> String {
-    doc["id"]
-        .as_str()
-        .and_then(|id| ResourceId::parse(id).ok())
-        .map(|id| id.subscription)
-        .unwrap_or_default()
+/// [`referring`] inside the write transaction.
+pub async fn referring_tx(
+    cx: &mut WriteCx<'_>,
+    id: &str,
+    type_name: &str,
+) -> ArmResult<Vec<Resource>> {
+    Ok(crate::store::resources::referring_to(&mut *cx.conn, id, type_name).await?)
 }
 
 /// Marks the elements of a child collection the way ARM shows them: `id` under the parent,

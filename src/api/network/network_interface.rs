@@ -16,7 +16,7 @@ use super::address::{allocate_private_ip, find_subnet, used_private_ips};
 use super::body::{self, object_mut};
 use super::{
     API_VERSIONS, LB_TYPE, NIC_TYPE, PUBLIC_IP_TYPE, complete_child, errors, is_type,
-    parse_child_ref, public_ip, rows_tx, stamp_child_etags, sub_resource,
+    parse_child_ref, public_ip, referring_tx, stamp_child_etags, sub_resource,
 };
 use crate::arm::resource_type::{Child, ResourceType, WriteCx};
 use crate::arm::{ArmError, ArmResult, ResourceId};
@@ -166,9 +166,8 @@ async fn ip_configuration(
             false => None,
         }
         .ok_or_else(|| errors::invalid_reference(&pip, nic_id))?;
-        let sub = cx.id.subscription.clone();
-        let lbs = rows_tx(cx, &sub, LB_TYPE).await?;
-        let nics = rows_tx(cx, &sub, NIC_TYPE).await?;
+        let lbs = referring_tx(cx, &row.id, LB_TYPE).await?;
+        let nics = referring_tx(cx, &row.id, NIC_TYPE).await?;
         if let Some(by) = public_ip::users(&row.id, &lbs, &nics)
             .into_iter()
             .find(|by| {
@@ -493,8 +492,7 @@ async fn next_nat_pool_index(cx: &mut WriteCx<'_>, pool_id: &str) -> ArmResult<u
         .ok_or_else(missing)?;
     let lb = cx.get(lb_id).await?.ok_or_else(missing)?;
     let lb = LoadBalancer::from_doc(&lb.body).map_err(ArmError::internal)?;
-    let sub = cx.id.subscription.clone();
-    let configs = super::ip_configs_of(&rows_tx(cx, &sub, NIC_TYPE).await?);
+    let configs = super::ip_configs_of(&referring_tx(cx, lb_id, NIC_TYPE).await?);
     next_nat_pool_index_of(&lb, pool_name, &configs).ok_or_else(|| {
         // Azure's code for a scale-out past the pool's range (azure-docs issue #119323).
         ArmError::bad_request(

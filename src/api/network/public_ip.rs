@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 
 use super::body::{self, object_mut};
 use super::{
-    API_VERSIONS, LB_TYPE, NIC_TYPE, PUBLIC_IP_TYPE, address, errors, ip_configs_of, rows, rows_tx,
-    same_id, sub_resource, subscription_of,
+    API_VERSIONS, LB_TYPE, NIC_TYPE, PUBLIC_IP_TYPE, address, errors, ip_configs_of, referring,
+    referring_tx, same_id, sub_resource,
 };
 use crate::arm::Arm;
 use crate::arm::resource_type::{ResourceType, WriteCx};
@@ -236,9 +236,8 @@ impl ResourceType for PublicIpAddresses {
 
     async fn before_delete(&self, cx: &mut WriteCx<'_>, doc: &Value) -> ArmResult<()> {
         let id = doc["id"].as_str().unwrap_or_default();
-        let sub = subscription_of(doc);
-        let lbs = rows_tx(cx, &sub, LB_TYPE).await?;
-        let nics = rows_tx(cx, &sub, NIC_TYPE).await?;
+        let lbs = referring_tx(cx, id, LB_TYPE).await?;
+        let nics = referring_tx(cx, id, NIC_TYPE).await?;
         match users(id, &lbs, &nics).first() {
             Some(by) => Err(errors::public_ip_in_use(id, by)),
             None => Ok(()),
@@ -247,9 +246,8 @@ impl ResourceType for PublicIpAddresses {
 
     async fn render(&self, app: &Arm, mut doc: Value) -> ArmResult<Value> {
         let id = doc["id"].as_str().unwrap_or_default().to_string();
-        let sub = subscription_of(&doc);
-        let lbs = rows(app, &sub, LB_TYPE).await?;
-        let nics = rows(app, &sub, NIC_TYPE).await?;
+        let lbs = referring(app, &id, LB_TYPE).await?;
+        let nics = referring(app, &id, NIC_TYPE).await?;
         if let Some(by) = users(&id, &lbs, &nics).first() {
             doc["properties"]["ipConfiguration"] = sub_resource(by);
         }

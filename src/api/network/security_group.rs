@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 
 use super::body::{self, object_mut};
 use super::{
-    API_VERSIONS, NIC_TYPE, VNET_TYPE, complete_child, errors, rows, rows_tx, same_id,
-    stamp_child_etags, sub_resource, subscription_of,
+    API_VERSIONS, NIC_TYPE, VNET_TYPE, complete_child, errors, referring, referring_tx, same_id,
+    stamp_child_etags, sub_resource,
 };
 use crate::arm::resource_type::{Child, ResourceType, WriteCx};
 use crate::arm::{Arm, ArmError, ArmResult};
@@ -277,9 +277,8 @@ impl ResourceType for NetworkSecurityGroups {
 
     async fn before_delete(&self, cx: &mut WriteCx<'_>, doc: &Value) -> ArmResult<()> {
         let id = doc["id"].as_str().unwrap_or_default();
-        let sub = subscription_of(doc);
-        let nics = rows_tx(cx, &sub, NIC_TYPE).await?;
-        let vnets = rows_tx(cx, &sub, VNET_TYPE).await?;
+        let nics = referring_tx(cx, id, NIC_TYPE).await?;
+        let vnets = referring_tx(cx, id, VNET_TYPE).await?;
         let (n, s) = users(id, &nics, &vnets);
         if let Some(by) = n.iter().chain(&s).next() {
             return Err(ArmError::bad_request(
@@ -293,12 +292,11 @@ impl ResourceType for NetworkSecurityGroups {
     }
 
     async fn render(&self, arm: &Arm, mut doc: Value) -> ArmResult<Value> {
-        let sub = subscription_of(&doc);
         let id = doc["id"].as_str().unwrap_or_default().to_string();
         let (nics, subnets) = users(
             &id,
-            &rows(arm, &sub, NIC_TYPE).await?,
-            &rows(arm, &sub, VNET_TYPE).await?,
+            &referring(arm, &id, NIC_TYPE).await?,
+            &referring(arm, &id, VNET_TYPE).await?,
         );
         let refs = |ids: Vec<String>| Value::Array(ids.iter().map(|i| sub_resource(i)).collect());
         if !nics.is_empty() {

@@ -13,8 +13,8 @@ use serde_json::{Map, Value, json};
 use super::address::{Cidr, CidrError, parse_cidr};
 use super::body::{self, object_mut};
 use super::{
-    API_VERSIONS, LB_TYPE, NIC_TYPE, VNET_TYPE, complete_child, errors, ip_configs_of, rows,
-    rows_tx, same_id, stamp_child_etags, sub_resource, subscription_of,
+    API_VERSIONS, LB_TYPE, NIC_TYPE, VNET_TYPE, complete_child, errors, ip_configs_of, referring,
+    referring_tx, same_id, stamp_child_etags, sub_resource,
 };
 use crate::arm::Arm;
 use crate::arm::resource_type::{Child, ResourceType, WriteCx};
@@ -250,9 +250,9 @@ impl ResourceType for VirtualNetworks {
 
         // A subnet in use can be neither removed nor re-addressed.
         if let Some(existing) = existing {
-            let sub = cx.id.subscription.clone();
-            let lbs = rows_tx(cx, &sub, LB_TYPE).await?;
-            let nics = rows_tx(cx, &sub, NIC_TYPE).await?;
+            let vnet_id = cx.id.to_string();
+            let lbs = referring_tx(cx, &vnet_id, LB_TYPE).await?;
+            let nics = referring_tx(cx, &vnet_id, NIC_TYPE).await?;
             for old in existing["properties"]["subnets"]
                 .as_array()
                 .into_iter()
@@ -306,9 +306,9 @@ impl ResourceType for VirtualNetworks {
     }
 
     async fn before_delete(&self, cx: &mut WriteCx<'_>, doc: &Value) -> ArmResult<()> {
-        let sub = subscription_of(doc);
-        let lbs = rows_tx(cx, &sub, LB_TYPE).await?;
-        let nics = rows_tx(cx, &sub, NIC_TYPE).await?;
+        let vnet_id = doc["id"].as_str().unwrap_or_default();
+        let lbs = referring_tx(cx, vnet_id, LB_TYPE).await?;
+        let nics = referring_tx(cx, vnet_id, NIC_TYPE).await?;
         for s in doc["properties"]["subnets"]
             .as_array()
             .into_iter()
@@ -325,9 +325,9 @@ impl ResourceType for VirtualNetworks {
     }
 
     async fn render(&self, app: &Arm, mut doc: Value) -> ArmResult<Value> {
-        let sub = subscription_of(&doc);
-        let lbs = rows(app, &sub, LB_TYPE).await?;
-        let nics = rows(app, &sub, NIC_TYPE).await?;
+        let vnet_id = doc["id"].as_str().unwrap_or_default().to_string();
+        let lbs = referring(app, &vnet_id, LB_TYPE).await?;
+        let nics = referring(app, &vnet_id, NIC_TYPE).await?;
         if let Some(subnets) = doc["properties"]["subnets"].as_array_mut() {
             for s in subnets {
                 let id = s["id"].as_str().unwrap_or_default().to_string();

@@ -11,8 +11,10 @@
 //! the same proxy with the collector passing every `--collect-ms` (target `armlet+m`).
 //!
 //! Usage: `cargo run --release --bin armlet-bench -- [--secs 2 | --ms 2000] [--rounds 5] [--workers N]
-//! [--figures stream,keepalive,newconn] [--collect-ms 1000]`
+//! [--figures stream,keepalive,newconn] [--collect-ms 1000]`; `--control-plane` measures the
+//! ARM API instead ([`control`]).
 
+mod control;
 mod load;
 mod metrics;
 
@@ -46,6 +48,9 @@ struct Target {
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--control-plane") {
+        return control::run(&args);
+    }
     let arg = |name: &str, default: u64| {
         args.iter()
             .position(|a| a == name)

@@ -61,7 +61,7 @@ pub struct InstanceState {
 impl InstanceState {
     /// Reads the state from an instance document.
     pub fn of(doc: &Value) -> Result<Self, serde_json::Error> {
-        serde_json::from_value(doc[INTERNAL].clone())
+        Self::deserialize(&doc[INTERNAL])
     }
 
     /// Writes the state into an instance document.
@@ -157,7 +157,7 @@ impl Default for ScaleSetState {
 
 impl ScaleSetState {
     pub fn of(doc: &Value) -> Result<Self, serde_json::Error> {
-        serde_json::from_value(doc[INTERNAL].clone())
+        Self::deserialize(&doc[INTERNAL])
     }
 
     pub fn store(&self, doc: &mut Value) {

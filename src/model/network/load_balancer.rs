@@ -221,7 +221,7 @@ pub fn parse_generated_rule_name(name: &str) -> Option<(&str, u32)> {
 
 impl LoadBalancer {
     pub fn from_doc(doc: &serde_json::Value) -> Result<Self, serde_json::Error> {
-        serde_json::from_value(doc.clone())
+        Self::deserialize(doc)
     }
 
     pub fn probe(&self, id: &str) -> Option<&Child<ProbeProperties>> {

@@ -86,7 +86,7 @@ impl IpConfigView {
 
 impl Nic {
     pub fn from_doc(doc: &serde_json::Value) -> Result<Self, serde_json::Error> {
-        serde_json::from_value(doc.clone())
+        Self::deserialize(doc)
     }
 
     /// The NIC's ip configurations, in document order.

@@ -146,7 +146,8 @@ pub async fn run(
         let listener =
             bind(addr).with_context(|| format!("binding {addr} (Azure port {})", port.port))?;
         tracing::info!(%addr, azure_port = port.port, kind = %port.kind, "listening");
-        let router = super::http::router(shared.clone(), *port).into_make_service();
+        let router = super::http::router(shared.clone(), *port)
+            .into_make_service_with_connect_info::<SocketAddr>();
         match port.kind {
             PortKind::Http => {
                 let handle = axum_server::Handle::new();

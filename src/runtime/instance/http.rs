@@ -2,7 +2,7 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /` | 200 JSON naming the instance (name, id, scale set, private IP, model version, port, requests in flight) |
+//! | `GET /` | 200 JSON naming the instance (name, id, scale set, private IP, model version, port, requests in flight) and the client address it sees (`clientAddress`, as `$remote_addr` in an access log) |
 //! | `GET /health` | 200 `healthy`, or 503 `unhealthy` after `POST /admin/unhealthy` (until `POST /admin/healthy`) |
 //! | `GET /burn?seconds=N&percent=P` | burns CPU on a thread for N s (default 10) at P % of a core (default 100); also `POST /admin/cpu` |
 //! | `GET /slow?ms=N` | answers after N ms (at most 10 minutes): in-flight requests for drain tests |
@@ -10,18 +10,18 @@
 //!
 //! Every response carries `x-armlet-instance: <instance name>`.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use serde::{Deserialize, Serialize};
 
 use super::cloud_config::reroot;
@@ -117,7 +117,10 @@ impl Drop for InFlight {
     }
 }
 
-async fn identity(State(s): State<PortState>) -> Json<serde_json::Value> {
+async fn identity(
+    State(s): State<PortState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+) -> Json<serde_json::Value> {
     let id = &s.shared.identity;
     Json(serde_json::json!({
         "name": id.name,
@@ -135,6 +138,9 @@ async fn identity(State(s): State<PortState>) -> Json<serde_json::Value> {
         "inFlight": s.shared.in_flight.load(Ordering::Relaxed).saturating_sub(1),
         "uptimeSeconds": s.shared.started.elapsed().as_secs(),
         "pid": std::process::id(),
+        // The TCP peer of this request: the client's IP through a load balancer (the proxy
+        // keeps it), with the proxy's source port.
+        "clientAddress": peer.map(|Extension(ConnectInfo(p))| p.to_string()),
     }))
 }
 

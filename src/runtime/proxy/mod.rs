@@ -33,6 +33,7 @@ pub mod splice;
 pub mod table;
 pub mod tcp;
 pub mod udp;
+pub mod upstream;
 pub mod worker;
 
 use std::collections::HashMap;

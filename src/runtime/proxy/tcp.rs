@@ -1,5 +1,6 @@
 //! TCP forwarding: the accept loop of one frontend on one worker, and one flow = client
-//! connection ↔ backend connection, run entirely on the accepting worker thread.
+//! connection ↔ backend connection, run entirely on the accepting worker thread. The
+//! backend connection comes from the client's IP ([`super::upstream`]).
 //!
 //! Copying uses the worker's one scratch buffer: a read goes into it and is written
 //! straight to the other side; only what the other side cannot take right now is kept in
@@ -14,7 +15,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::io::{self, ErrorKind};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ use super::DATA_PATH_PROBE_SOURCE;
 use super::counters::{Counters, tcp_packets};
 use super::frontend::{BackendRt, FrontendRt, RuleRt};
 use super::splice::{self, BULK_THRESHOLD, Pipe};
+use super::upstream;
 use crate::runtime::probe::HealthView;
 
 /// Size of each worker's scratch buffer (one read at most).
@@ -73,7 +75,7 @@ pub async fn accept_loop(fe: Arc<FrontendRt>, listener: std::net::TcpListener, h
                 reset(&client)
             }
             Some(b) => {
-                tokio::task::spawn_local(flow(fe.clone(), rule, b, client, counted));
+                tokio::task::spawn_local(flow(fe.clone(), rule, b, client, peer, counted));
             }
             None => reset(&client),
         }
@@ -115,6 +117,7 @@ async fn flow(
     rule: Arc<RuleRt>,
     backend: Arc<BackendRt>,
     client: TcpStream,
+    peer: SocketAddr,
     counted: bool,
 ) {
     if counted {
@@ -132,7 +135,7 @@ async fn flow(
     let upstream = tokio::select! {
         _ = backend.cancel.cancelled() => return reset(&client),
         _ = idle(&last, rule.idle_real) => return reset(&client),
-        r = TcpStream::connect(backend.addr) => r,
+        r = upstream::connect_tcp(peer.ip(), backend.addr) => r,
     };
     let upstream = match upstream {
         Ok(u) => u,
@@ -141,8 +144,7 @@ async fn flow(
             return reset(&client);
         }
     };
-    // The client side inherited TCP_NODELAY from the listener.
-    let _ = upstream.set_nodelay(true);
+    // The client side inherited TCP_NODELAY from the listener; the upstream set it itself.
     let count_in = |n: usize| {
         if counted {
             let p = tcp_packets(n);

@@ -1,12 +1,12 @@
 //! UDP forwarding for one frontend, on one worker (so a client's datagrams always meet the
 //! same flow table): a flow per client address, each with its own connected upstream
-//! socket to the chosen backend; replies from the backend go back to the client from the
-//! frontend address. A flow expires after the rule's idle timeout, or when its backend is
-//! removed.
+//! socket to the chosen backend (bound to the client's IP, [`super::upstream`]); replies
+//! from the backend go back to the client from the frontend address. A flow expires after
+//! the rule's idle timeout, or when its backend is removed.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
 use super::frontend::{BackendRt, FrontendRt};
+use super::upstream;
 use crate::runtime::probe::HealthView;
 
 /// Largest datagram handled.
@@ -74,13 +75,9 @@ async fn open_flow(
         // An injected fault: the backend's new flows are dropped.
         return None;
     }
-    let any: SocketAddr = if backend.addr.is_ipv4() {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let upstream = UdpSocket::bind(any).await.ok()?;
-    upstream.connect(backend.addr).await.ok()?;
+    let upstream = upstream::connect_udp(client.ip(), backend.addr)
+        .await
+        .ok()?;
     let flow = Rc::new(UdpFlow {
         upstream,
         backend,

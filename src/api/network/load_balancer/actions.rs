@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::nat::{self, Target};
-use crate::api::network::{NIC_TYPE, errors, rows, same_id};
+use crate::api::network::{NIC_TYPE, errors, referring, same_id};
 use crate::api::only;
 use crate::arm::Arm;
 use crate::arm::resources as generic;
@@ -152,7 +152,7 @@ pub async fn route(
                 .get(NIC_TYPE)
                 .ok_or_else(|| ArmError::internal("network interfaces are not registered"))?;
             let mut nics = Vec::new();
-            for nic in rows(app, &id.subscription, NIC_TYPE).await? {
+            for nic in referring(app, &stored.id, NIC_TYPE).await? {
                 let uses = crate::api::network::ip_configurations(&nic.body).any(|c| {
                     [
                         "loadBalancerBackendAddressPools",

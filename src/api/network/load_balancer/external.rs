@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use crate::api::network::address::{allocate_private_ip, find_subnet, used_private_ips};
 use crate::api::network::body;
 use crate::api::network::{
-    LB_TYPE, NIC_TYPE, PUBLIC_IP_TYPE, VNET_TYPE, errors, is_type, public_ip, rows_tx, same_id,
-    sub_resource,
+    LB_TYPE, NIC_TYPE, PUBLIC_IP_TYPE, VNET_TYPE, errors, is_type, public_ip, referring_tx,
+    same_id, sub_resource,
 };
 use crate::arm::resource_type::WriteCx;
 use crate::arm::{ArmError, ArmResult, ResourceId};
@@ -66,9 +66,6 @@ pub async fn frontends(
 ) -> ArmResult<()> {
     let lb_id = doc["id"].as_str().unwrap_or_default().to_string();
     let location = doc["location"].as_str().unwrap_or_default().to_string();
-    let sub = cx.id.subscription.clone();
-    let lbs = rows_tx(cx, &sub, LB_TYPE).await?;
-    let nics = rows_tx(cx, &sub, NIC_TYPE).await?;
     let mut fes = items(doc, "frontendIPConfigurations").to_vec();
     let mut taken: Vec<Ipv4Addr> = Vec::new();
     let mut public_ips: Vec<String> = Vec::new();
@@ -107,6 +104,8 @@ pub async fn frontends(
                     ));
                 }
                 let lb_prefix = format!("{}/", lb_id.to_ascii_lowercase());
+                let lbs = referring_tx(cx, &row.id, LB_TYPE).await?;
+                let nics = referring_tx(cx, &row.id, NIC_TYPE).await?;
                 let elsewhere = public_ip::users(&row.id, &lbs, &nics)
                     .into_iter()
                     .find(|by| !by.to_ascii_lowercase().starts_with(&lb_prefix));

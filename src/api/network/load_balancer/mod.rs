@@ -31,7 +31,7 @@ use serde_json::{Map, Value, json};
 use super::body::{self, object_mut};
 use super::{
     API_VERSIONS, IpConfigView, LB_TYPE, NIC_TYPE, PUBLIC_IP_TYPE, complete_child, errors,
-    ip_configs_of, rows, rows_tx, same_id, subscription_of,
+    ip_configs_of, same_id,
 };
 use crate::arm::Arm;
 use crate::arm::resource_type::{Child, ResourceType, WriteCx};
@@ -39,6 +39,7 @@ use crate::arm::{ArmError, ArmRequest, ArmResult, ResourceId};
 use crate::model::network::resolution::{Resolution, resolve};
 use crate::model::network::{LoadBalancer, PublicIp};
 use crate::runtime::Runtime;
+use crate::store::{Resource, resources};
 use children::COLLECTIONS;
 
 pub struct LoadBalancers {
@@ -136,18 +137,26 @@ fn removed_in_use(existing: &Value, doc: &Value, configs: &[IpConfigView]) -> Ar
     Ok(())
 }
 
-/// The stored load balancer `doc` resolved against the public IPs and NICs of its
-/// subscription (what renderings and actions read).
+/// The stored load balancer `doc` resolved against the public IPs it uses and the NICs that
+/// refer to it (what renderings and actions read). Both come from the reference index, so
+/// the cost follows this load balancer's members, not every NIC of the subscription.
 pub async fn resolution(arm: &Arm, doc: &Value) -> ArmResult<(Resolution, Vec<IpConfigView>)> {
-    let sub = subscription_of(doc);
-    let configs = ip_configs_of(&rows(arm, &sub, NIC_TYPE).await?);
-    let public_ips: Vec<PublicIp> = rows(arm, &sub, PUBLIC_IP_TYPE)
+    let key = doc["id"].as_str().unwrap_or_default();
+    let configs = ip_configs_of(&arm.store.referring_to(key, NIC_TYPE).await?);
+    let public_ips: Vec<PublicIp> = arm
+        .store
+        .referred_by(key, PUBLIC_IP_TYPE)
         .await?
         .into_iter()
         .filter_map(|r| serde_json::from_value(r.body).ok())
         .collect();
     let lb = LoadBalancer::from_doc(doc).map_err(ArmError::internal)?;
     Ok((resolve(&lb, &public_ips, &configs), configs))
+}
+
+/// The NICs referring to load balancer `lb_id`, inside the write transaction.
+async fn referring_nics(cx: &mut WriteCx<'_>, lb_id: &str) -> ArmResult<Vec<Resource>> {
+    Ok(resources::referring_to(&mut *cx.conn, lb_id, NIC_TYPE).await?)
 }
 
 #[async_trait]
@@ -221,8 +230,7 @@ impl ResourceType for LoadBalancers {
 
         collections(&mut doc, &lb_id)?;
         if let Some(existing) = existing {
-            let sub = cx.id.subscription.clone();
-            let configs = ip_configs_of(&rows_tx(cx, &sub, NIC_TYPE).await?);
+            let configs = ip_configs_of(&referring_nics(cx, &lb_id).await?);
             removed_in_use(existing, &doc, &configs)?;
         }
         children::resolve_references(&mut doc, &lb_id)?;
@@ -243,8 +251,7 @@ impl ResourceType for LoadBalancers {
     async fn before_delete(&self, cx: &mut WriteCx<'_>, doc: &Value) -> ArmResult<()> {
         let lb_id = doc["id"].as_str().unwrap_or_default();
         let prefix = format!("{}/", lb_id.to_ascii_lowercase());
-        let sub = subscription_of(doc);
-        for c in ip_configs_of(&rows_tx(cx, &sub, NIC_TYPE).await?) {
+        for c in ip_configs_of(&referring_nics(cx, lb_id).await?) {
             let uses = c
                 .pools
                 .iter()
