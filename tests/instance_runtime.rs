@@ -308,6 +308,29 @@ async fn stop_escalates_to_sigkill_after_the_grace_period() {
 }
 
 #[tokio::test]
+async fn instances_die_with_their_supervisor_when_it_is_dropped_unstopped() {
+    // What a panicking test or an aborted start leaves: the supervisor goes without
+    // `stop_all`. Its instances must not keep their addresses for the next armlet.
+    let tmp = tempfile::tempdir().unwrap();
+    let sup = supervisor(tmp.path());
+    let ip = Ipv4Addr::new(127, 77, 5, 2);
+    let stubborn = "#!/bin/sh\ntrap '' TERM\necho ready > ready\nwhile true; do sleep 0.05; done\n";
+    let s = spec(ip, "6", &[], script(stubborn));
+    sup.start(s.clone()).await.unwrap();
+    let dir = sup.instance_dir(&s.key);
+    eventually("ready", || async {
+        dir.join("ready").exists().then_some(())
+    })
+    .await;
+    let pid = pid_of(sup.status(&s.key));
+    drop(sup);
+    eventually("the instance killed", || async {
+        (!alive(pid)).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn cloud_config_boots_then_the_built_in_app_serves() {
     let tmp = tempfile::tempdir().unwrap();
     let sup = supervisor(tmp.path());
@@ -377,7 +400,8 @@ async fn orphans_of_a_killed_armlet_are_cleaned_up_and_nobody_elses() {
     other.start(twin.clone()).await.unwrap();
     let twin_pid = pid_of(other.status(&twin.key));
 
-    drop(first); // like kill -9: nothing is stopped
+    // Like kill -9: nothing runs on the way out (dropping the supervisor would kill them).
+    std::mem::forget(first);
     assert!(pids.iter().all(|p| alive(*p)));
     let second = supervisor(tmp.path());
     assert_eq!(second.cleanup_orphans().await.unwrap(), 2);

@@ -75,6 +75,20 @@ struct Entry {
     run: u64,
 }
 
+/// When the last handle goes without `stop_all` (a panicking test, an aborted start), the
+/// instances must not outlive armlet: they would keep their addresses and ports, and the next
+/// armlet on another data directory would not know them as its orphans.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let instances = self.instances.get_mut().unwrap_or_else(|e| e.into_inner());
+        for entry in instances.values() {
+            if entry.pgid > 0 && orphans::group_alive(entry.pgid) {
+                let _ = orphans::signal_group(entry.pgid, Signal::KILL);
+            }
+        }
+    }
+}
+
 impl Supervisor {
     pub fn new(runtime_dir: PathBuf, self_exe: PathBuf) -> Self {
         let _ = std::fs::create_dir_all(&runtime_dir);
