@@ -80,76 +80,7 @@ async fn stopping_an_instance_fires_the_tutorial_alert_and_starting_it_resolves_
         "Static",
     ])
     .await;
-    az.json(&[
-        "network",
-        "lb",
-        "create",
-        "--name",
-        "myLoadBalancer",
-        "--resource-group",
-        RG,
-        "--sku",
-        "Standard",
-        "--public-ip-address",
-        "lb-public-ip",
-        "--frontend-ip-name",
-        "myFrontend",
-        "--backend-pool-name",
-        "vmssBackendPool",
-    ])
-    .await;
-    az.json(&[
-        "network",
-        "lb",
-        "probe",
-        "create",
-        "--name",
-        "httpHealthProbe",
-        "--resource-group",
-        RG,
-        "--lb-name",
-        "myLoadBalancer",
-        "--protocol",
-        "Http",
-        "--port",
-        "80",
-        "--path",
-        "/health",
-        "--interval",
-        "15",
-        "--threshold",
-        "2",
-    ])
-    .await;
-    az.json(&[
-        "network",
-        "lb",
-        "rule",
-        "create",
-        "--name",
-        "httpRule",
-        "--resource-group",
-        RG,
-        "--lb-name",
-        "myLoadBalancer",
-        "--frontend-ip-name",
-        "myFrontend",
-        "--backend-pool-name",
-        "vmssBackendPool",
-        "--probe-name",
-        "httpHealthProbe",
-        "--protocol",
-        "Tcp",
-        "--frontend-port",
-        "80",
-        "--backend-port",
-        "80",
-        "--idle-timeout",
-        "15",
-        "--enable-tcp-reset",
-        "true",
-    ])
-    .await;
+    tutorial::load_balancer_probe_and_rule(&az, RG).await;
     let vmss = az
         .json(&[
             "vmss",

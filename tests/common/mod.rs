@@ -11,6 +11,7 @@ pub mod process;
 pub mod receiver;
 pub mod rng;
 pub mod scale_set;
+pub mod tutorial;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
