@@ -73,7 +73,7 @@ async fn tutorial(t: &TestArmlet, az: &Az) -> SocketAddr {
         .unwrap()
         .parse()
         .unwrap();
-    tutorial::load_balancer_probe_and_rule(&az, RG).await;
+    tutorial::load_balancer_probe_and_rule(az, RG).await;
     let vmss = az
         .json(&[
             "vmss",
